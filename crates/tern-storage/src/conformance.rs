@@ -3,15 +3,19 @@
 //! Each check takes a store, works under a fresh random prefix (so checks can run concurrently
 //! against one shared bucket), asserts with a message that names the backend, and cleans up.
 //! [`conformance_tests!`](crate::conformance_tests) makes one `#[tokio::test]` per check.
+//!
+//! # Panics
+//!
+//! Every check panics, with a message naming the store and what differed, when the store does
+//! not conform: that is how a test fails.
+#![allow(clippy::missing_panics_doc)]
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{
-    ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion, WriteMultipart};
 
 /// The names of all checks, in the order [`conformance_tests!`](crate::conformance_tests)
 /// generates them.
@@ -139,7 +143,8 @@ pub async fn list(store: Arc<dyn ObjectStore>) {
     let want: Vec<String> = names.iter().map(|n| format!("{base}/{n}")).collect();
     assert_eq!(all, want, "{store}: recursive list");
 
-    let under_a: Vec<Path> = store.list(Some(&base.clone().join("a"))).map_ok(|m| m.location).try_collect().await.unwrap();
+    let under_a: Vec<Path> =
+        store.list(Some(&base.clone().join("a"))).map_ok(|m| m.location).try_collect().await.unwrap();
     assert_eq!(under_a.len(), 2, "{store}: list of a sub-prefix");
 
     let level = store.list_with_delimiter(Some(&base)).await.unwrap();
@@ -160,7 +165,6 @@ pub async fn list(store: Arc<dyn ObjectStore>) {
     cleanup(&*store, &base).await;
 }
 
-
 /// Deletes remove, and a delete of a missing object succeeds (on every backend).
 pub async fn delete(store: Arc<dyn ObjectStore>) {
     let base = scratch("delete");
@@ -168,7 +172,10 @@ pub async fn delete(store: Arc<dyn ObjectStore>) {
     store.put(&a, "a".into()).await.unwrap();
     store.put(&b, "b".into()).await.unwrap();
     store.delete(&a).await.unwrap_or_else(|e| panic!("{store}: delete: {e}"));
-    assert!(matches!(store.head(&a).await, Err(object_store::Error::NotFound { .. })), "{store}: deleted object is gone");
+    assert!(
+        matches!(store.head(&a).await, Err(object_store::Error::NotFound { .. })),
+        "{store}: deleted object is gone"
+    );
     store.delete(&a).await.unwrap_or_else(|e| panic!("{store}: delete of a missing object must succeed: {e}"));
     let batch = vec![Ok(a.clone()), Ok(b.clone()), Ok(base.clone().join("never"))];
     let done: Vec<Path> = store
@@ -184,7 +191,10 @@ pub async fn delete(store: Arc<dyn ObjectStore>) {
 pub async fn create_only(store: Arc<dyn ObjectStore>) {
     let base = scratch("create");
     let path = base.clone().join("once");
-    store.put_opts(&path, "first".into(), PutMode::Create.into()).await.unwrap_or_else(|e| panic!("{store}: create: {e}"));
+    store
+        .put_opts(&path, "first".into(), PutMode::Create.into())
+        .await
+        .unwrap_or_else(|e| panic!("{store}: create: {e}"));
     let again = store.put_opts(&path, "second".into(), PutMode::Create.into()).await;
     assert!(matches!(again, Err(object_store::Error::AlreadyExists { .. })), "{store}: second create: {again:?}");
     assert_eq!(read(&*store, &path).await, Bytes::from("first"), "{store}: content after refused create");
@@ -296,7 +306,10 @@ pub async fn multipart_abort(store: Arc<dyn ObjectStore>) {
     let mut upload = store.put_multipart(&path).await.unwrap();
     upload.put_part(pattern(5 << 20, 5).into()).await.unwrap();
     upload.abort().await.unwrap_or_else(|e| panic!("{store}: abort: {e}"));
-    assert!(matches!(store.head(&path).await, Err(object_store::Error::NotFound { .. })), "{store}: aborted upload is invisible");
+    assert!(
+        matches!(store.head(&path).await, Err(object_store::Error::NotFound { .. })),
+        "{store}: aborted upload is invisible"
+    );
     cleanup(&*store, &base).await;
 }
 
@@ -313,7 +326,10 @@ pub async fn copy(store: Arc<dyn ObjectStore>) {
     assert_eq!(read(&*store, &other).await, data, "{store}: copy_if_not_exists content");
     store.put(&dst, "changed".into()).await.unwrap();
     let refused = store.copy_if_not_exists(&src, &dst).await;
-    assert!(matches!(refused, Err(object_store::Error::AlreadyExists { .. })), "{store}: copy over existing: {refused:?}");
+    assert!(
+        matches!(refused, Err(object_store::Error::AlreadyExists { .. })),
+        "{store}: copy over existing: {refused:?}"
+    );
     assert_eq!(read(&*store, &dst).await, Bytes::from("changed"), "{store}: refused copy changes nothing");
     cleanup(&*store, &base).await;
 }

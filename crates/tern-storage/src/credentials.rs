@@ -28,8 +28,8 @@ const AZURE: &str = "Azure account key";
 /// Base64 values are decoded and checked when the configuration is read, so a bad value is
 /// reported with the field at fault before anything is opened. Serializing credentials writes
 /// [`crate::REDACTED`] in place of every secret: they are for display, not for round-trips.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "CredentialsSpec", into = "CredentialsSpec")]
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(into = "CredentialsSpec")]
 pub enum Credentials {
     /// Read from the backend's usual environment variables (and, for S3, instance metadata).
     #[default]
@@ -71,9 +71,7 @@ impl Credentials {
     pub(crate) fn secrets(&self) -> Vec<&Secret> {
         match self {
             Self::Environment => Vec::new(),
-            Self::Aws(a) => std::iter::once(&a.secret_access_key)
-                .chain(a.session_token.as_ref())
-                .collect(),
+            Self::Aws(a) => std::iter::once(&a.secret_access_key).chain(a.session_token.as_ref()).collect(),
             Self::Gcp(g) => vec![&g.key_json, &g.private_key],
             Self::Azure(a) => vec![&a.access_key],
         }
@@ -119,9 +117,7 @@ impl AwsCredentials {
         let Some((_, fields)) = sections.into_iter().find(|(n, _)| *n == wanted) else {
             return Err(err(CredentialProblem::MissingProfile { profile: wanted, found: names }));
         };
-        let get = |key: &str| {
-            fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-        };
+        let get = |key: &str| fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let access_key_id = get("aws_access_key_id")
             .ok_or_else(|| err(CredentialProblem::MissingField { field: "aws_access_key_id".to_owned() }))?;
         let secret_access_key = get("aws_secret_access_key")
@@ -182,9 +178,7 @@ impl GcpServiceAccount {
                 serde_json::error::Category::Eof => "unexpected end of input",
                 _ => "not valid JSON",
             };
-            err(CredentialProblem::Syntax {
-                detail: format!("{kind} at line {} column {}", e.line(), e.column()),
-            })
+            err(CredentialProblem::Syntax { detail: format!("{kind} at line {} column {}", e.line(), e.column()) })
         })?;
         let serde_json::Value::Object(map) = value else {
             return Err(err(CredentialProblem::InvalidField {
@@ -207,8 +201,7 @@ impl GcpServiceAccount {
         if key_type != "service_account" {
             return Err(err(CredentialProblem::InvalidField {
                 field: "type".to_owned(),
-                expected: "\"service_account\" (a service-account key, not user credentials)"
-                    .to_owned(),
+                expected: "\"service_account\" (a service-account key, not user credentials)".to_owned(),
             }));
         }
         let client_email = string("client_email", true)?.unwrap_or_default();
@@ -220,10 +213,12 @@ impl GcpServiceAccount {
         }
         let private_key_id = string("private_key_id", true)?.unwrap_or_default();
         let private_key = Secret::new(string("private_key", true)?.unwrap_or_default());
-        if !private_key.expose().trim_start().starts_with("-----BEGIN") {
+        if !is_pem_private_key(private_key.expose()) {
             return Err(err(CredentialProblem::InvalidField {
                 field: "private_key".to_owned(),
-                expected: "a PEM private key (`-----BEGIN PRIVATE KEY-----…`)".to_owned(),
+                expected: "a PEM private key (`-----BEGIN PRIVATE KEY-----`, base64 lines, \
+                           `-----END PRIVATE KEY-----`)"
+                    .to_owned(),
             }));
         }
         let project_id = string("project_id", false)?;
@@ -245,6 +240,25 @@ impl fmt::Debug for GcpServiceAccount {
             .field("private_key", &self.private_key)
             .finish_non_exhaustive()
     }
+}
+
+/// The shape of a PEM private key: a BEGIN line, base64 lines, a matching END line. (Checked
+/// here so that a key with lost line breaks is reported by field name; the PEM decoder's own
+/// errors quote the key's bytes.)
+fn is_pem_private_key(pem: &str) -> bool {
+    let mut lines = pem.trim().lines().map(str::trim);
+    let Some(label) = lines.next().and_then(|l| l.strip_prefix("-----BEGIN ")).and_then(|l| l.strip_suffix("-----"))
+    else {
+        return false;
+    };
+    if !label.ends_with("PRIVATE KEY") {
+        return false;
+    }
+    let body: Vec<&str> = lines.collect();
+    let Some((end, body)) = body.split_last() else { return false };
+    *end == format!("-----END {label}-----")
+        && !body.is_empty()
+        && body.iter().all(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)))
 }
 
 fn json_type(v: &serde_json::Value) -> &'static str {
@@ -269,24 +283,55 @@ pub struct AzureCredentials {
 
 impl AzureCredentials {
     /// Checks and builds Azure credentials.
+    #[allow(clippy::needless_pass_by_value)] // owned, so that the caller's copy ends (zeroized) here
     pub fn new(account: impl Into<String>, access_key: Secret) -> Result<Self, CredentialError> {
         let err = |problem| CredentialError { format: AZURE, problem };
         let account = account.into();
-        if account.is_empty()
-            || !account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
+        if account.is_empty() || !account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
             return Err(err(CredentialProblem::InvalidField {
                 field: "account".to_owned(),
                 expected: "a storage account name (lower-case letters and digits)".to_owned(),
             }));
         }
-        if decode_base64(access_key.expose()).is_none() {
+        let Some(mut key) = decode_base64(access_key.expose()) else {
             return Err(err(CredentialProblem::InvalidField {
                 field: "access_key".to_owned(),
                 expected: "a base64 account key".to_owned(),
             }));
-        }
+        };
+        // Clients accept only padded standard base64: store the key in that form, whatever
+        // form (URL-safe, unpadded, wrapped) it was pasted in.
+        let access_key = Secret::new(base64::engine::general_purpose::STANDARD.encode(&key));
+        zeroize::Zeroize::zeroize(&mut key);
         Ok(Self { account, access_key })
+    }
+}
+
+impl<'de> Deserialize<'de> for Credentials {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Credentials;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`environment` or a table such as `{ aws_ini_base64 = \"…\" }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Credentials, E> {
+                // Any other string may be a pasted secret (a forgotten key name): never quote it.
+                if v == "environment" {
+                    Ok(Credentials::Environment)
+                } else {
+                    Err(E::custom(
+                        "credentials given as a string must be `environment`; give others as a table, \
+                         e.g. `{ aws_ini_base64 = \"…\" }` (value not shown)",
+                    ))
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Credentials, A::Error> {
+                let spec = CredentialsSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Credentials::try_from(spec).map_err(serde::de::Error::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -325,19 +370,11 @@ impl TryFrom<CredentialsSpec> for Credentials {
         match spec {
             CredentialsSpec::Environment => Ok(Self::Environment),
             CredentialsSpec::AwsIniBase64(s) => Self::from_aws_ini_base64(s.expose()),
-            CredentialsSpec::GcpServiceAccountBase64(s) => {
-                Self::from_gcp_service_account_base64(s.expose())
-            }
+            CredentialsSpec::GcpServiceAccountBase64(s) => Self::from_gcp_service_account_base64(s.expose()),
             CredentialsSpec::Aws { access_key_id, secret_access_key, session_token, region } => {
-                AwsCredentials::new(access_key_id, secret_access_key, session_token, region)
-                    .map(Self::Aws)
+                AwsCredentials::new(access_key_id, secret_access_key, session_token, region).map(Self::Aws)
             }
-            CredentialsSpec::GcpServiceAccount {
-                client_email,
-                project_id,
-                private_key_id,
-                private_key,
-            } => {
+            CredentialsSpec::GcpServiceAccount { client_email, project_id, private_key_id, private_key } => {
                 let json = serde_json::json!({
                     "type": "service_account",
                     "client_email": client_email,
@@ -370,9 +407,7 @@ impl From<Credentials> for CredentialsSpec {
                 private_key_id: g.private_key_id.clone(),
                 private_key: g.private_key.clone(),
             },
-            Credentials::Azure(a) => {
-                Self::Azure { account: a.account.clone(), access_key: a.access_key.clone() }
-            }
+            Credentials::Azure(a) => Self::Azure { account: a.account.clone(), access_key: a.access_key.clone() },
         }
     }
 }
@@ -402,6 +437,7 @@ type IniSection = (String, Vec<(String, String)>);
 /// lines, and `#`/`;` comment lines. Errors name the line number, never its content.
 fn parse_ini(text: &str) -> Result<Vec<IniSection>, CredentialProblem> {
     let mut sections: Vec<IniSection> = Vec::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text); // editors on Windows add a BOM
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
         let syntax = |what: &str| CredentialProblem::Syntax { detail: format!("line {}: {what}", index + 1) };

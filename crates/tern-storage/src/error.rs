@@ -67,11 +67,7 @@ pub enum Error {
 }
 
 fn known_list(known: &[String]) -> String {
-    if known.is_empty() {
-        "none".to_owned()
-    } else {
-        known.join(", ")
-    }
+    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
 }
 
 /// A problem with credentials, naming the offending field but never its value.

@@ -271,7 +271,10 @@ impl fmt::Display for FaultStore {
 impl fmt::Debug for FaultStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let faults: Vec<Fault> = self.lock().faults.iter().map(|(f, _)| f.clone()).collect();
-        f.debug_struct("FaultStore").field("inner", &format_args!("{}", self.inner)).field("faults", &faults).finish()
+        f.debug_struct("FaultStore")
+            .field("inner", &format_args!("{}", self.inner))
+            .field("faults", &faults)
+            .finish_non_exhaustive()
     }
 }
 

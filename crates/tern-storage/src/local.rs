@@ -11,8 +11,8 @@ use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
-    PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 
 use crate::error::Error;
@@ -47,10 +47,8 @@ impl LocalStore {
 
     async fn conditional_update(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
         let PutMode::Update(version) = &opts.mode else { unreachable!("only called for updates") };
-        let precondition = |why: &str| object_store::Error::Precondition {
-            path: location.to_string(),
-            source: why.to_owned().into(),
-        };
+        let precondition =
+            |why: &str| object_store::Error::Precondition { path: location.to_string(), source: why.to_owned().into() };
         let Some(expected) = version.e_tag.clone() else {
             return Err(precondition("an update of a local file needs the e_tag it expects"));
         };

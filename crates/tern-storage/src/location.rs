@@ -168,22 +168,62 @@ impl StoreOptions {
             "use_emulator" => self.use_emulator = Some(boolean()?),
             "fsync" => self.fsync = Some(boolean()?),
             "timeout_secs" => {
-                self.timeout_secs =
-                    Some(value.parse().map_err(|_| invalid("expected a whole number of seconds"))?);
+                self.timeout_secs = Some(value.parse().map_err(|_| invalid("expected a whole number of seconds"))?);
             }
             "http_retries" => {
                 self.http_retries = Some(value.parse().map_err(|_| invalid("expected a whole number"))?);
             }
             "attempts" => {
-                self.attempts = Some(
-                    value
-                        .parse()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| invalid("expected a whole number of at least 1"))?,
-                );
+                self.attempts = Some(value.parse().map_err(|_| invalid("expected a whole number of at least 1"))?);
             }
             _ => return Err(invalid("unknown option")),
+        }
+        Ok(())
+    }
+
+    /// Checks values, whichever way they were given (URL, table, or code).
+    fn validate(&self, location: &str) -> Result<()> {
+        let invalid = |option: &str, reason: &str| {
+            Err(Error::InvalidOption {
+                location: location.to_owned(),
+                option: option.to_owned(),
+                reason: reason.to_owned(),
+            })
+        };
+        for (name, value) in [
+            ("region", &self.region),
+            ("endpoint", &self.endpoint),
+            ("conditional_put", &self.conditional_put),
+            ("copy_if_not_exists", &self.copy_if_not_exists),
+        ] {
+            if value.as_deref().is_some_and(str::is_empty) {
+                return invalid(name, "expected a value");
+            }
+        }
+        if let Some(endpoint) = &self.endpoint {
+            match Url::parse(endpoint) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {}
+                _ => return invalid("endpoint", "expected an http:// or https:// URL"),
+            }
+        }
+        if let Some(mode) = &self.conditional_put
+            && !matches!(mode.as_str(), "etag" | "disabled")
+        {
+            return invalid("conditional_put", "expected `etag` or `disabled`");
+        }
+        if let Some(mode) = &self.copy_if_not_exists {
+            let known = mode == "multipart"
+                || mode.strip_prefix("header:").is_some_and(|r| r.split(':').count() == 2)
+                || mode.strip_prefix("header-with-status:").is_some_and(|r| r.split(':').count() == 3);
+            if !known {
+                return invalid(
+                    "copy_if_not_exists",
+                    "expected `multipart`, `header:NAME:VALUE` or `header-with-status:NAME:VALUE:STATUS`",
+                );
+            }
+        }
+        if self.attempts == Some(0) {
+            return invalid("attempts", "expected a whole number of at least 1");
         }
         Ok(())
     }
@@ -196,14 +236,25 @@ impl StoreOptions {
             return Err(Error::InvalidOption {
                 location: location.to_owned(),
                 option: (*dup).to_owned(),
-                reason: "given both in the URL and in the options".to_owned(),
+                reason: "given twice".to_owned(),
             });
         }
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(region, endpoint, allow_http, conditional_put, copy_if_not_exists,
-              virtual_hosted_style, use_emulator, fsync, timeout_secs, http_retries, attempts);
+        take!(
+            region,
+            endpoint,
+            allow_http,
+            conditional_put,
+            copy_if_not_exists,
+            virtual_hosted_style,
+            use_emulator,
+            fsync,
+            timeout_secs,
+            http_retries,
+            attempts
+        );
         Ok(())
     }
 }
@@ -254,6 +305,12 @@ impl Location {
             return Err(bad("empty location"));
         }
         if !input.contains("://") {
+            if let Some(scheme) = ["file", "memory", "s3", "gs", "az"]
+                .into_iter()
+                .find(|s| input.strip_prefix(s).is_some_and(|rest| rest.starts_with(':')))
+            {
+                return Err(bad(&format!("did you mean `{scheme}://…`? (a location URL has `://` after the scheme)")));
+            }
             let path = std::path::absolute(input).map_err(|e| bad(&format!("cannot make the path absolute: {e}")))?;
             return Ok(Self::local(path));
         }
@@ -309,14 +366,20 @@ impl Location {
         Ok(location)
     }
 
-    /// A local-directory location.
+    /// A local-directory location; a relative path is taken from the current directory.
     pub fn local(path: impl Into<PathBuf>) -> Self {
-        Self { target: Target::Local(path.into()), options: StoreOptions::default(), credentials: Credentials::Environment }
+        let path = path.into();
+        let path = std::path::absolute(&path).unwrap_or(path);
+        Self { target: Target::Local(path), options: StoreOptions::default(), credentials: Credentials::Environment }
     }
 
     /// A named in-memory location: every open of the same name in one process sees one store.
     pub fn memory(name: impl Into<String>) -> Self {
-        Self { target: Target::Memory(name.into()), options: StoreOptions::default(), credentials: Credentials::Environment }
+        Self {
+            target: Target::Memory(name.into()),
+            options: StoreOptions::default(),
+            credentials: Credentials::Environment,
+        }
     }
 
     /// Adds options. An option already given in the URL is an error, and so is one the backend
@@ -329,13 +392,13 @@ impl Location {
 
     /// Sets the credentials; they must suit the backend.
     pub fn with_credentials(mut self, credentials: Credentials) -> Result<Self> {
-        let fits = match (&credentials, self.backend()) {
+        let fits = matches!(
+            (&credentials, self.backend()),
             (Credentials::Environment, _)
-            | (Credentials::Aws(_), Backend::S3)
-            | (Credentials::Gcp(_), Backend::Gcs)
-            | (Credentials::Azure(_), Backend::Azure) => true,
-            _ => false,
-        };
+                | (Credentials::Aws(_), Backend::S3)
+                | (Credentials::Gcp(_), Backend::Gcs)
+                | (Credentials::Azure(_), Backend::Azure)
+        );
         if !fits {
             let kind = match credentials {
                 Credentials::Environment => "environment",
@@ -345,7 +408,7 @@ impl Location {
             };
             return Err(Error::InvalidLocation {
                 location: self.to_string(),
-                reason: format!("{kind} credentials cannot be used with a {} location", self.backend().name()),
+                reason: format!("{kind} credentials cannot be used with `{}://` locations", self.backend().name()),
             });
         }
         self.credentials = credentials;
@@ -372,12 +435,17 @@ impl Location {
     }
 
     fn check_options(&self) -> Result<()> {
+        self.options.validate(&self.to_string())?;
         let allowed = options_for(self.backend());
         if let Some(name) = self.options.set_names().into_iter().find(|n| !allowed.contains(n)) {
             return Err(Error::InvalidOption {
                 location: self.to_string(),
                 option: name.to_owned(),
-                reason: format!("not used by {} locations (they use: {})", self.backend().name(), allowed.join(", ")),
+                reason: format!(
+                    "not used by `{}://` locations (they use: {})",
+                    self.backend().name(),
+                    allowed.join(", ")
+                ),
             });
         }
         Ok(())
@@ -389,12 +457,12 @@ impl Location {
     /// not contact the server; the first request does.
     pub fn open(&self) -> Result<Arc<dyn ObjectStore>> {
         let policy = RetryPolicy::default().with_attempts(self.options.attempts.unwrap_or(3));
-        Ok(Arc::new(RetryStore::new(self.open_unwrapped()?, policy)))
+        // The label is the location's display form: backends' own Debug output can include
+        // client configuration (Azure's shows the decoded account key), so it is never exposed.
+        Ok(Arc::new(RetryStore::new(self.open_backend()?, policy).with_label(self.to_string())))
     }
 
-    /// Opens the store without the [`RetryStore`] layer (for tests and benchmarks of the
-    /// layers themselves).
-    pub fn open_unwrapped(&self) -> Result<Arc<dyn ObjectStore>> {
+    fn open_backend(&self) -> Result<Arc<dyn ObjectStore>> {
         match &self.target {
             Target::Local(path) => Ok(Arc::new(LocalStore::open(path, self.options.fsync.unwrap_or(true))?)),
             Target::Memory(name) => Ok(memory_store(name)),
@@ -406,7 +474,7 @@ impl Location {
     }
 
     fn build_error(&self, e: &object_store::Error) -> Error {
-        let mut message = e.to_string();
+        let mut message = scrub_byte_lists(&e.to_string());
         for secret in self.credentials.secrets() {
             secret.redact_in(&mut message);
         }
@@ -440,9 +508,7 @@ impl Location {
                     .with_retry(self.retry_config());
                 let mut region = o.region.clone();
                 if let Credentials::Aws(aws) = &self.credentials {
-                    b = b
-                        .with_access_key_id(&aws.access_key_id)
-                        .with_secret_access_key(aws.secret_access_key.expose());
+                    b = b.with_access_key_id(&aws.access_key_id).with_secret_access_key(aws.secret_access_key.expose());
                     if let Some(token) = &aws.session_token {
                         b = b.with_token(token.expose());
                     }
@@ -486,9 +552,9 @@ impl Location {
             }
             Backend::Azure => {
                 let mut b = match &self.credentials {
-                    Credentials::Azure(az) => MicrosoftAzureBuilder::new()
-                        .with_account(&az.account)
-                        .with_access_key(az.access_key.expose()),
+                    Credentials::Azure(az) => {
+                        MicrosoftAzureBuilder::new().with_account(&az.account).with_access_key(az.access_key.expose())
+                    }
                     _ => MicrosoftAzureBuilder::from_env(),
                 };
                 b = b
@@ -516,6 +582,32 @@ fn humantime_secs(d: Duration) -> String {
     format!("{}s", d.as_secs())
 }
 
+/// Replaces lists of numbers such as `[80, 82, 73, 86]` (how decoders show the bytes of a key
+/// they could not read) with `[bytes not shown]`.
+fn scrub_byte_lists(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close)
+                if after[..close].matches(',').count() >= 3
+                    && after[..close].bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b' ') =>
+            {
+                out.push_str("[bytes not shown]");
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 static MEMORY_STORES: LazyLock<Mutex<HashMap<String, Arc<InMemory>>>> = LazyLock::new(Mutex::default);
 
 fn memory_store(name: &str) -> Arc<dyn ObjectStore> {
@@ -536,12 +628,14 @@ fn sanitize(input: &str) -> String {
             url.to_string()
         }
         _ => {
-            // Not a URL: cut at the first `?` or `@`, and drop anything that looks like user-info.
-            let cut = input.find(['?', '#']).map_or(input, |i| &input[..i]);
-            match (cut.find("://"), cut.rfind('@')) {
-                (Some(s), Some(at)) if at > s => format!("{}{}", &cut[..s + 3], &cut[at + 1..]),
-                _ => cut.to_owned(),
-            }
+            // Not a parseable URL. First drop everything between `://` and the last `@` (user-info,
+            // whose password may itself hold `?`, `#` or `/`), then cut at a query or fragment.
+            let without_userinfo = match (input.find("://"), input.rfind('@')) {
+                (Some(s), Some(at)) if at > s => format!("{}{}", &input[..s + 3], &input[at + 1..]),
+                _ => input.to_owned(),
+            };
+            let cut = without_userinfo.find(['?', '#']).unwrap_or(without_userinfo.len());
+            without_userinfo[..cut].to_owned()
         }
     }
 }
@@ -555,16 +649,23 @@ impl fmt::Display for Location {
             },
             Target::Memory(name) => write!(f, "memory://{name}"),
             Target::Bucket { backend, bucket, prefix } => {
-                write!(f, "{}://{bucket}", backend.name())?;
-                if !prefix.as_ref().is_empty() {
-                    write!(f, "/{prefix}")?;
+                // Through `Url`, so that `?`, `#` and the like in the prefix are percent-encoded
+                // and the displayed form parses back to the same location.
+                match Url::parse(&format!("{}://{bucket}", backend.name())) {
+                    Ok(mut url) => {
+                        if let Ok(mut segments) = url.path_segments_mut() {
+                            segments.clear().extend(prefix.parts().map(|p| p.as_ref().to_owned()));
+                        }
+                        f.write_str(url.as_str().trim_end_matches('/'))
+                    }
+                    Err(_) => write!(f, "{}://{bucket}/{prefix}", backend.name()),
                 }
-                Ok(())
             }
         }
     }
 }
 
+#[allow(clippy::missing_fields_in_debug)] // the target is shown as its URL
 impl fmt::Debug for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Location")

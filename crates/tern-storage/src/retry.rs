@@ -31,8 +31,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
+    PutOptions, PutPayload, PutResult, Result,
 };
 
 /// How often and how patiently [`RetryStore`] retries.
@@ -86,12 +86,21 @@ pub fn is_transient(error: &object_store::Error) -> bool {
 pub struct RetryStore<T: ObjectStore = Arc<dyn ObjectStore>> {
     inner: T,
     policy: RetryPolicy,
+    label: Option<String>,
 }
 
 impl<T: ObjectStore> RetryStore<T> {
     /// Wraps `inner`.
     pub fn new(inner: T, policy: RetryPolicy) -> Self {
-        Self { inner, policy }
+        Self { inner, policy, label: None }
+    }
+
+    /// Names the store in `Display`, `Debug` and log lines (by default the inner store's
+    /// `Display`, which for a prefixed store names only the prefix).
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
     }
 
     /// The wrapped store.
@@ -109,7 +118,7 @@ impl<T: ObjectStore> RetryStore<T> {
             match f().await {
                 Err(e) if attempt < self.policy.attempts && is_transient(&e) => {
                     let pause = self.policy.backoff(attempt);
-                    tracing::warn!(store = %self.inner, op, %path, attempt, error = %e, ?pause,
+                    tracing::warn!(store = %self, op, %path, attempt, error = %e, ?pause,
                         "transient storage error; retrying");
                     tokio::time::sleep(pause).await;
                     attempt += 1;
@@ -122,14 +131,20 @@ impl<T: ObjectStore> RetryStore<T> {
 
 impl<T: ObjectStore> fmt::Display for RetryStore<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Retry({})", self.inner)
+        match &self.label {
+            Some(label) => f.write_str(label),
+            None => write!(f, "Retry({})", self.inner),
+        }
     }
 }
 
 impl<T: ObjectStore> fmt::Debug for RetryStore<T> {
-    // The inner store's Debug may show client configuration; its Display names only the bucket.
+    // Never the inner store's Debug: a backend's may show client configuration and keys.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryStore").field("inner", &format_args!("{}", self.inner)).field("policy", &self.policy).finish()
+        f.debug_struct("RetryStore")
+            .field("store", &format_args!("{self}"))
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 

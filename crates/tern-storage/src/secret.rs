@@ -60,8 +60,39 @@ impl Serialize for Secret {
     }
 }
 
+/// Deserializes from a string. Errors never quote the value (serde's default messages would,
+/// e.g. ``invalid type: integer `1234` ``), and the placeholder [`REDACTED`] is refused, so a
+/// configuration serialized for display cannot be loaded back as if it held the secret.
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a secret string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+                if v == REDACTED {
+                    return Err(E::custom(format!("a secret is the placeholder `{REDACTED}`: give the real value")));
+                }
+                Ok(Secret::new(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom("expected a secret string, found a boolean (value not shown)"))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(E::custom("expected a secret string, found a number (value not shown)"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(E::custom("expected a secret string, found a number (value not shown)"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom("expected a secret string, found a number (value not shown)"))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Secret, E> {
+                Err(E::custom("expected a secret string, found bytes (value not shown)"))
+            }
+        }
+        deserializer.deserialize_string(Visitor)
     }
 }

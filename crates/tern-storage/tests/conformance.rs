@@ -43,7 +43,7 @@ fn local() -> Arc<dyn ObjectStore> {
 
 fn wrapped() -> Arc<dyn ObjectStore> {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-wrapped");
-    let fault = FaultStore::new(Location::local(dir).open_unwrapped().unwrap());
+    let fault = FaultStore::new(Arc::new(tern_storage::LocalStore::open(&dir, true).unwrap()));
     Arc::new(tern_storage::RetryStore::new(fault, tern_storage::RetryPolicy::default()))
 }
 
