@@ -1,5 +1,7 @@
 //! Property tests of the decoders of outside input: credentials and locations.
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use proptest::prelude::*;
@@ -52,12 +54,12 @@ impl Ini {
         }
         text.push_str(&self.header);
         text.push('\n');
-        text.push_str(&format!("aws_access_key_id{eq}{}\naws_secret_access_key{eq}{}\n", self.key_id, self.secret));
+        let _ = writeln!(text, "aws_access_key_id{eq}{}\naws_secret_access_key{eq}{}", self.key_id, self.secret);
         if let Some(t) = &self.token {
-            text.push_str(&format!("aws_session_token{eq}{t}\n"));
+            let _ = writeln!(text, "aws_session_token{eq}{t}");
         }
         if let Some(r) = &self.region {
-            text.push_str(&format!("region{eq}{r}\n"));
+            let _ = writeln!(text, "region{eq}{r}");
         }
         text
     }
