@@ -336,7 +336,7 @@ pub async fn copy(store: Arc<dyn ObjectStore>) {
 
 /// Generates one `#[tokio::test]` per conformance check, for a store made by `$make` (an
 /// expression of type `Option<Arc<dyn ObjectStore>>`; `None` skips, for servers that are not
-/// configured — see [`crate::testing::require_real_servers`]).
+/// configured — see [`crate::testing::real_server`]).
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {

@@ -1,23 +1,4 @@
-//! Operation-level retries with backoff, on top of what `object_store` already does.
-//!
-//! `object_store`'s HTTP clients retry each *request* (and resume a broken GET body). What they do
-//! not cover, and this layer does:
-//! - the local file system and other backends without an HTTP client;
-//! - an operation whose request-level retries ran out during a longer outage (one more attempt
-//!   after a longer pause often succeeds);
-//! - non-idempotent requests (a conditional create) that time out;
-//! - deletes of objects that are already gone, which some backends (Azure, the local file
-//!   system) report as `NotFound`: a delete is idempotent here on every backend, so that a
-//!   retried or repeated delete never fails;
-//! - `list_with_offset` on servers that ignore the offset (Azurite, fake-gcs-server): the offset
-//!   is applied again on the client, so it is exclusive on every backend.
-//!
-//! Only errors that can be transient are retried ([`is_transient`]); `NotFound`, `AlreadyExists`,
-//! `Precondition` and the like are answers, not failures, and are returned at once.
-//!
-//! A retried conditional create whose first attempt did land will report `AlreadyExists`, and a
-//! retried conditional update `Precondition`: callers that write content-addressed objects treat
-//! `AlreadyExists` as success, and callers of updates re-read, as they must for any conflict.
+//! Operation-level retries with backoff; see [`RetryStore`].
 
 use std::fmt;
 use std::future::Future;
@@ -81,8 +62,26 @@ pub fn is_transient(error: &object_store::Error) -> bool {
     matches!(error, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. })
 }
 
-/// A store wrapper that retries transient failures with backoff and makes deletes idempotent.
-/// See the [module documentation](self).
+/// Operation-level retries with backoff, on top of what `object_store` already does.
+///
+/// `object_store`'s HTTP clients retry each *request* (and resume a broken GET body). What they do
+/// not cover, and this layer does:
+/// - the local file system and other backends without an HTTP client;
+/// - an operation whose request-level retries ran out during a longer outage (one more attempt
+///   after a longer pause often succeeds);
+/// - non-idempotent requests (a conditional create) that time out;
+/// - deletes of objects that are already gone, which some backends (Azure, the local file
+///   system) report as `NotFound`: a delete is idempotent here on every backend, so that a
+///   retried or repeated delete never fails;
+/// - `list_with_offset` on servers that ignore the offset (Azurite, fake-gcs-server): the offset
+///   is applied again on the client, so it is exclusive on every backend.
+///
+/// Only errors that can be transient are retried ([`is_transient`]); `NotFound`, `AlreadyExists`,
+/// `Precondition` and the like are answers, not failures, and are returned at once.
+///
+/// A retried conditional create whose first attempt did land will report `AlreadyExists`, and a
+/// retried conditional update `Precondition`: callers that write content-addressed objects treat
+/// `AlreadyExists` as success, and callers of updates re-read, as they must for any conflict.
 pub struct RetryStore<T: ObjectStore = Arc<dyn ObjectStore>> {
     inner: T,
     policy: RetryPolicy,
