@@ -195,6 +195,12 @@ impl Repository {
         self.keys.as_ref().ok_or(Error::KeyRequired)
     }
 
+    /// The unlocked keys (for callers that encode or decode blobs themselves, such as
+    /// benchmarks and the replicator's re-encrypting copy).
+    pub fn key_ring(&self) -> Result<Arc<KeyRing>> {
+        self.keys().cloned()
+    }
+
     /// Adds a user key (needs the repository unlocked with an existing key). Re-wraps the master
     /// key only; returns the new slot's id.
     pub async fn add_key(&mut self, current: &UserKey, new: &UserKey, kdf: KdfParams) -> Result<String> {
