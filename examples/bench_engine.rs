@@ -14,6 +14,9 @@
 //! Options: `--size N[KiB|MiB|GiB]` (default 1GiB), `--workers N` (default all cores),
 //! `--uploads N` (default 8), `--level N` (default 3), `--dir PATH` (repository parent directory,
 //! default the system temp directory), `--keep` (keep the repository).
+// Numbers here are byte counts and rates for reports, and deliberate truncations in synthetic
+// data: the cast lints do not apply.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
 #[path = "support/dbdata.rs"]
 mod dbdata;
@@ -142,6 +145,44 @@ fn human(bytes: u64) -> String {
     }
 }
 
+fn print_report(
+    rows: &[Row],
+    ratio: f64,
+    gen_mbps: f64,
+    first: &tern_engine::BackupStats,
+    second: &tern_engine::BackupStats,
+    peak_resets: bool,
+) {
+    let reference_mbps = rows[0].mbps();
+    println!("\n{:<36} {:>9} {:>8} {:>12} {:>12} {:>10}", "phase", "MB/s", "× ref", "stored", "new", "peak RSS");
+    for r in rows {
+        println!(
+            "{:<36} {:>9.0} {:>8.2} {:>12} {:>12} {:>10}",
+            r.phase,
+            r.mbps(),
+            r.mbps() / reference_mbps,
+            r.stored.map_or("-".into(), human),
+            r.new.map_or("-".into(), human),
+            r.rss.map_or("n/a".into(), |m| format!("{m:.0} MiB"))
+        );
+    }
+    println!("\n(generator alone: {gen_mbps:.0} MB/s single-threaded; compression ratio {ratio:.2}:1)");
+    let backup_ratio = rows[1].mbps() / reference_mbps;
+    let restore_ratio = rows[2].mbps() / rows[1].mbps();
+    let new_share = second.new_bytes as f64 / first.stored_bytes as f64;
+    let max_rss = rows[1..].iter().filter_map(|r| r.rss).fold(0.0, f64::max);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!("targets:");
+    println!("  backup ≥ 0.80 × reference:        {backup_ratio:.2}  {}", verdict(backup_ratio >= 0.8));
+    println!("  restore ≥ 1.5 × backup:           {restore_ratio:.2}  {}", verdict(restore_ratio >= 1.5));
+    println!("  backup 2 new ≤ 5 % of backup 1:   {:.2} %  {}", new_share * 100.0, verdict(new_share <= 0.05));
+    if peak_resets {
+        println!("  peak RSS ≤ 256 MiB:               {max_rss:.0} MiB  {}", verdict(max_rss <= 256.0));
+    } else {
+        println!("  peak RSS: not measurable here (needs Linux /proc)");
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args()?;
@@ -240,37 +281,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rss: peak_rss_mib(),
     });
 
-    let reference_mbps = rows[0].mbps();
-    println!("\n{:<36} {:>9} {:>8} {:>12} {:>12} {:>10}", "phase", "MB/s", "× ref", "stored", "new", "peak RSS");
-    for r in &rows {
-        println!(
-            "{:<36} {:>9.0} {:>8.2} {:>12} {:>12} {:>10}",
-            r.phase,
-            r.mbps(),
-            r.mbps() / reference_mbps,
-            r.stored.map_or("-".into(), human),
-            r.new.map_or("-".into(), human),
-            r.rss.map_or("n/a".into(), |m| format!("{m:.0} MiB"))
-        );
-    }
-    println!(
-        "\n(generator alone: {gen_mbps:.0} MB/s single-threaded; compression ratio {:.2}:1)",
-        logical as f64 / compressed as f64
-    );
-    let backup_ratio = rows[1].mbps() / reference_mbps;
-    let restore_ratio = rows[2].mbps() / rows[1].mbps();
-    let new_share = second.stats.new_bytes as f64 / first.stats.stored_bytes as f64;
-    let max_rss = rows[1..].iter().filter_map(|r| r.rss).fold(0.0, f64::max);
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
-    println!("targets:");
-    println!("  backup ≥ 0.80 × reference:        {backup_ratio:.2}  {}", verdict(backup_ratio >= 0.8));
-    println!("  restore ≥ 1.5 × backup:           {restore_ratio:.2}  {}", verdict(restore_ratio >= 1.5));
-    println!("  backup 2 new ≤ 5 % of backup 1:   {:.2} %  {}", new_share * 100.0, verdict(new_share <= 0.05));
-    if peak_resets {
-        println!("  peak RSS ≤ 256 MiB:               {max_rss:.0} MiB  {}", verdict(max_rss <= 256.0));
-    } else {
-        println!("  peak RSS: not measurable here (needs Linux /proc)");
-    }
+    print_report(&rows, logical as f64 / compressed as f64, gen_mbps, &first.stats, &second.stats, peak_resets);
     if !args.keep {
         std::fs::remove_dir_all(&dir)?;
     }

@@ -4,6 +4,9 @@
 //! (64 MiB of 16 KiB table pages), changes 3 % of it and backs up again (only the change is
 //! stored), restores both, checks them byte for byte, verifies the repository, and prints what
 //! it did. Nothing to set up; the folder is removed at the end unless `--keep` is given.
+// Numbers here are byte counts and rates for reports, and deliberate truncations in synthetic
+// data: the cast lints do not apply.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
 #[path = "support/dbdata.rs"]
 mod dbdata;

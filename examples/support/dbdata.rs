@@ -9,6 +9,9 @@
 //! Pages are generated on the fly from `(seed, page number)`, so a 4 GiB stream costs no memory,
 //! and a "changed" version of the data can be produced by regenerating a range of pages with
 //! another seed (an update storm on a contiguous range) and appending pages (inserts).
+// Numbers here are byte counts and rates for reports, and deliberate truncations in synthetic
+// data: the cast lints do not apply.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -399,33 +399,8 @@ impl BackupWriter {
         stats.chunks = chunks.len() as u64;
         stats.logical_bytes = entries.iter().map(|e| e.size).sum();
 
-        // Packs reused from earlier backups must still be there (a garbage collection after
-        // those backups were deleted could have removed them).
         let new_packs: HashSet<PackId> = uploads.iter().map(|u| u.id).collect();
-        futures::stream::iter(packs.iter().filter(|p| !new_packs.contains(&p.id)))
-            .map(|p| {
-                let repo = repo.clone();
-                async move {
-                    let path = pack_path(&p.id);
-                    match repo.store.head(&path).await {
-                        Ok(meta) if meta.size == p.size => Ok(()),
-                        Ok(meta) => Err(Error::corrupt(
-                            ObjectKind::Pack,
-                            &path,
-                            format!("size {} expected {}", meta.size, p.size),
-                        )),
-                        Err(object_store::Error::NotFound { .. }) => Err(Error::corrupt(
-                            ObjectKind::Pack,
-                            &path,
-                            "missing: an earlier backup's pack this backup reuses is gone (deleted backup + gc?); \
-                             back up without a parent",
-                        )),
-                        Err(e) => Err(Error::storage("check", &path, e)),
-                    }
-                }
-            })
-            .buffer_unordered(options.upload_concurrency)
-            .try_collect::<Vec<()>>()
+        check_reused_packs(&repo, packs.iter().filter(|p| !new_packs.contains(&p.id)), options.upload_concurrency)
             .await?;
 
         let finished = chrono::Utc::now();
@@ -476,6 +451,36 @@ impl BackupWriter {
 pub struct FinishedBackup {
     /// The record to commit.
     pub record: BackupRecord,
+}
+
+/// Packs reused from earlier backups must still be there: a garbage collection after those
+/// backups were deleted could have removed them, and the manifest must not point at nothing.
+async fn check_reused_packs(
+    repo: &Repository,
+    packs: impl Iterator<Item = &PackRef>,
+    concurrency: usize,
+) -> Result<()> {
+    futures::stream::iter(packs)
+        .map(|p| async move {
+            let path = pack_path(&p.id);
+            match repo.store.head(&path).await {
+                Ok(meta) if meta.size == p.size => Ok(()),
+                Ok(meta) => {
+                    Err(Error::corrupt(ObjectKind::Pack, &path, format!("size {} expected {}", meta.size, p.size)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Err(Error::corrupt(
+                    ObjectKind::Pack,
+                    &path,
+                    "missing: an earlier backup's pack this backup reuses is gone (deleted backup + gc?); \
+                     back up without a parent",
+                )),
+                Err(e) => Err(Error::storage("check", &path, e)),
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
 }
 
 struct SealedUpload {

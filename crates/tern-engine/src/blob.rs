@@ -94,24 +94,19 @@ pub fn encode(keys: &KeyRing, id: &ChunkId, plain: &[u8], level: i32) -> Encoded
         None => (CODEC_RAW, plain),
     };
     let mut bytes = Vec::with_capacity(NONCE_LEN + 1 + data.len() + TAG_LEN);
-    let bytes = match keys.chunk_cipher(id) {
-        Some(cipher) => {
-            let nonce: [u8; NONCE_LEN] = rand::random();
-            bytes.extend_from_slice(&nonce);
-            bytes.push(codec);
-            bytes.extend_from_slice(data);
-            let tag = cipher
-                .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad(id), &mut bytes[NONCE_LEN..])
-                .expect("AES-GCM encrypts any buffer under 64 GiB");
-            bytes.extend_from_slice(&tag);
-            bytes
-        }
-        None => {
-            bytes.push(codec);
-            bytes.extend_from_slice(data);
-            bytes
-        }
-    };
+    if let Some(cipher) = keys.chunk_cipher(id) {
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        bytes.extend_from_slice(&nonce);
+        bytes.push(codec);
+        bytes.extend_from_slice(data);
+        let tag = cipher
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad(id), &mut bytes[NONCE_LEN..])
+            .expect("AES-GCM encrypts any buffer under 64 GiB");
+        bytes.extend_from_slice(&tag);
+    } else {
+        bytes.push(codec);
+        bytes.extend_from_slice(data);
+    }
     let crc32 = crc32fast::hash(&bytes);
     EncodedBlob { bytes, crc32 }
 }

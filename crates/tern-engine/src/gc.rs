@@ -28,7 +28,7 @@ impl Default for GcOptions {
 }
 
 /// An unreferenced object.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Garbage {
     /// Its path.
     pub path: String,
@@ -39,7 +39,7 @@ pub struct Garbage {
 }
 
 /// What a collection found (and, unless a dry run, deleted).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GcReport {
     /// Committed backups.
     pub live_backups: u64,

@@ -104,16 +104,13 @@ impl Repository {
     pub async fn init(store: Arc<dyn ObjectStore>, options: InitOptions) -> Result<Self> {
         options.chunker.validate().map_err(Error::InvalidArgument)?;
         let repo_id = hex::encode(rand::random::<[u8; 16]>());
-        let (cipher, id_key, keys, ring) = match &options.key {
-            Some(user) => {
-                let master = MasterKey::random();
-                let slot = master.wrap(user, options.kdf, &repo_id)?;
-                (Cipher::Aes256Gcm, None, vec![slot], KeyRing::encrypted(&master))
-            }
-            None => {
-                let id_key: [u8; 32] = rand::random();
-                (Cipher::None, Some(hex::encode(id_key)), Vec::new(), KeyRing::unencrypted(id_key))
-            }
+        let (cipher, id_key, keys, ring) = if let Some(user) = &options.key {
+            let master = MasterKey::random();
+            let slot = master.wrap(user, options.kdf, &repo_id)?;
+            (Cipher::Aes256Gcm, None, vec![slot], KeyRing::encrypted(&master))
+        } else {
+            let id_key: [u8; 32] = rand::random();
+            (Cipher::None, Some(hex::encode(id_key)), Vec::new(), KeyRing::unencrypted(id_key))
         };
         let config = RepoConfig {
             format: "tern-repository".into(),
@@ -204,6 +201,7 @@ impl Repository {
     /// Adds a user key (needs the repository unlocked with an existing key). Re-wraps the master
     /// key only; returns the new slot's id.
     pub async fn add_key(&mut self, current: &UserKey, new: &UserKey, kdf: KdfParams) -> Result<String> {
+        self.require_encrypted()?;
         let (master, _) = MasterKey::unwrap(&self.config.keys, current, &self.config.repo_id)?;
         let slot = master.wrap(new, kdf, &self.config.repo_id)?;
         let id = slot.id.clone();
@@ -216,6 +214,7 @@ impl Repository {
     /// Removes a user key slot. The last key cannot be removed (the data would be lost), and
     /// the key used to authorise the removal must open the repository.
     pub async fn remove_key(&mut self, current: &UserKey, slot_id: &str) -> Result<()> {
+        self.require_encrypted()?;
         MasterKey::unwrap(&self.config.keys, current, &self.config.repo_id)?;
         if !self.config.keys.iter().any(|s| s.id == slot_id) {
             return Err(Error::Key(format!("no key slot `{slot_id}`")));
@@ -228,6 +227,13 @@ impl Repository {
         let mut config = (*self.config).clone();
         config.keys.retain(|s| s.id != slot_id);
         self.write_config(config).await
+    }
+
+    fn require_encrypted(&self) -> Result<()> {
+        match self.config.cipher {
+            Cipher::Aes256Gcm => Ok(()),
+            Cipher::None => Err(Error::Key("this repository is not encrypted: it has no keys to add or remove".into())),
+        }
     }
 
     async fn write_config(&mut self, config: RepoConfig) -> Result<()> {
@@ -276,7 +282,7 @@ impl Repository {
             let is_record = parts.len() == 4
                 && parts[0].as_ref() == "catalog"
                 && parts[2].as_ref() == "backups"
-                && parts[3].as_ref().ends_with(".json");
+                && std::path::Path::new(parts[3].as_ref()).extension().is_some_and(|e| e == "json");
             if is_record {
                 records.push(self.read_record_at(&meta.location).await?);
             }

@@ -230,6 +230,7 @@ pub(crate) async fn read_entry<W: AsyncWrite + Unpin + Send>(
     progress: &dyn Progress,
     writer: &mut W,
 ) -> Result<u64> {
+    progress.entry_started(&entry.name);
     let index = Arc::new(index.clone());
     let damaged = {
         let (index, backup, entry) = (Arc::clone(&index), backup.clone(), entry.name.clone());

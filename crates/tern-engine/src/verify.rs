@@ -34,7 +34,7 @@ pub enum VerifyMode {
 }
 
 /// One thing found wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// The backup concerned, when known.
     pub backup: Option<BackupId>,
@@ -68,7 +68,7 @@ impl fmt::Display for Problem {
 }
 
 /// What a verification checked and found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
     /// Backups checked.
     pub backups: u64,

@@ -462,6 +462,20 @@ impl Location {
         Ok(Arc::new(RetryStore::new(self.open_backend()?, policy).with_label(self.to_string())))
     }
 
+    /// Like [`open`](Self::open), but a local directory must already exist (for commands that
+    /// only read: a mistyped path is an error rather than a new, empty directory).
+    pub fn open_existing(&self) -> Result<Arc<dyn ObjectStore>> {
+        if let Target::Local(path) = &self.target
+            && !path.is_dir()
+        {
+            return Err(Error::LocalDirectory {
+                path: path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+            });
+        }
+        self.open()
+    }
+
     fn open_backend(&self) -> Result<Arc<dyn ObjectStore>> {
         match &self.target {
             Target::Local(path) => Ok(Arc::new(LocalStore::open(path, self.options.fsync.unwrap_or(true))?)),

@@ -1,0 +1,219 @@
+//! The command line, as clap parses it. Nothing here does any work.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tern_engine::BackupId;
+
+/// Back up database dumps (or any byte stream) into a deduplicated, encrypted repository.
+///
+/// The key comes from the environment variable TERN_PASSWORD (a passphrase) or from
+/// --key-file. A repository is a local path, file:///…, s3://bucket/prefix, gs://bucket/prefix
+/// or az://container/prefix, with options as query parameters (?region=…&endpoint=…); cloud
+/// credentials come from the environment (AWS_*, GOOGLE_*, AZURE_*).
+#[derive(Debug, Parser)]
+#[command(name = "tern", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Machine output: one JSON document on stdout (errors as {"error": "..."}).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Unlock the repository with this key file instead of the passphrase in TERN_PASSWORD.
+    #[arg(long, global = true, value_name = "FILE", env = "TERN_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// No progress bar, and only the essential output.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a repository (encrypted with TERN_PASSWORD or --key-file unless --no-encryption).
+    Init(InitArgs),
+    /// Back up standard input or files and directories.
+    Backup(BackupArgs),
+    /// Restore a backup to standard output or into a directory.
+    Restore(RestoreArgs),
+    /// List backups.
+    Ls(LsArgs),
+    /// Check that backups are intact (exit code 1 when a problem is found).
+    Verify(VerifyArgs),
+    /// Delete objects no backup references (a dry run unless --apply).
+    Gc(GcArgs),
+    /// Manage the keys that unlock a repository.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the repository.
+    pub repo: String,
+
+    /// Store data compressed but NOT encrypted: readable by anyone who can read the storage.
+    #[arg(long)]
+    pub no_encryption: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The repository.
+    pub repo: String,
+
+    /// The service (database) the backup belongs to.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+
+    /// Back up standard input as one entry named by --name.
+    #[arg(long, requires = "name", conflicts_with = "paths")]
+    pub stdin: bool,
+
+    /// The entry name for --stdin, e.g. dump.sql.
+    #[arg(long, requires = "stdin")]
+    pub name: Option<String>,
+
+    /// Files (each one entry, named by its file name) and directories (every file under them,
+    /// named by its path relative to the directory).
+    #[arg(value_name = "PATH", required_unless_present = "stdin")]
+    pub paths: Vec<PathBuf>,
+
+    /// The backup this one is based on: chunks it already stored are not stored again.
+    #[arg(long, value_name = "BACKUP")]
+    pub parent: Option<BackupId>,
+
+    /// zstd compression level.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub level: Option<i32>,
+
+    /// A label stored with the backup (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err("expected KEY=VALUE".to_owned()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The repository.
+    pub repo: String,
+
+    /// The backup to restore.
+    pub backup: BackupId,
+
+    /// Restore only this entry.
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
+
+    #[command(flatten)]
+    pub to: RestoreTo,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RestoreTo {
+    /// Write the entry to standard output (the backup's only entry, or the one chosen with
+    /// --entry). Messages, and the --json document, then go to standard error.
+    #[arg(long)]
+    pub stdout: bool,
+
+    /// Write every entry (or the one chosen with --entry) as a file under this directory.
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The repository.
+    pub repo: String,
+
+    /// Only this service's backups.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The repository.
+    pub repo: String,
+
+    /// The backups to check (default: all).
+    #[arg(value_name = "BACKUP")]
+    pub backups: Vec<BackupId>,
+
+    /// Decrypt and check every chunk and every entry's hash (needs the key). The default,
+    /// quick check needs no key: packs exist, have the right size and content hash, and every
+    /// blob's CRC32 matches.
+    #[arg(long, conflicts_with = "sample")]
+    pub deep: bool,
+
+    /// Decrypt and check this percentage (0-100) of each backup's chunks (needs the key).
+    #[arg(long, value_name = "PCT")]
+    pub sample: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The repository.
+    pub repo: String,
+
+    /// Delete the garbage (without it, only report what would be deleted).
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Keep unreferenced objects younger than this (e.g. 24h, 7d, 30m; default 24h), so backups
+    /// still being written are never touched.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub grace: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Add a key: a new key file (--new-key-file, created if missing) or the passphrase in
+    /// TERN_NEW_PASSWORD. The current key (TERN_PASSWORD or --key-file) authorises it.
+    Add(KeyAddArgs),
+    /// List the key slots.
+    List(KeyListArgs),
+    /// Remove a key slot (never the last one). The current key authorises it.
+    Remove(KeyRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyAddArgs {
+    /// The repository.
+    pub repo: String,
+
+    /// The new key file (32 random bytes are written to it if it does not exist).
+    #[arg(long, value_name = "FILE")]
+    pub new_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyListArgs {
+    /// The repository.
+    pub repo: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRemoveArgs {
+    /// The repository.
+    pub repo: String,
+
+    /// The slot to remove (see `tern key list`).
+    pub slot: String,
+}

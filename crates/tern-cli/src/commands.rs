@@ -1,0 +1,565 @@
+//! One function per command: open the repository, call the engine, format what it returns.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tern_engine::{
+    BackupOptions, BackupRecord, BackupWriter, Cipher, GcOptions, InitOptions, KdfParams, Repository, UserKey,
+    VerifyMode,
+};
+use tern_storage::Location;
+use tern_storage::object_store::ObjectStore;
+
+use crate::args::{
+    BackupArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LsArgs, RestoreArgs, VerifyArgs,
+};
+use crate::output::{Failure, Output, bytes, count, duration, mb_per_s, table};
+use crate::progress::{Bar, sink};
+
+/// The passphrase that unlocks (or, for `init`, will unlock) the repository.
+pub const PASSWORD_VAR: &str = "TERN_PASSWORD";
+/// The passphrase `key add` adds.
+pub const NEW_PASSWORD_VAR: &str = "TERN_NEW_PASSWORD";
+/// `1` makes new passphrase slots use `KdfParams::insecure_fast()`: for tests only.
+pub const INSECURE_FAST_KDF_VAR: &str = "TERN_INSECURE_FAST_KDF";
+
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// What every command needs: where output goes, and how to find the key.
+pub struct Ctx {
+    pub out: Output,
+    pub key_file: Option<PathBuf>,
+}
+
+type Result<T = ()> = std::result::Result<T, Failure>;
+
+impl Ctx {
+    /// A progress bar on stderr: only on a terminal, and not with --json or --quiet.
+    fn wants_progress(&self) -> bool {
+        !self.out.json && !self.out.quiet && Bar::wanted()
+    }
+
+    fn progress_bar(&self, title: &str, total: Option<u64>, storage_verb: &'static str) -> Option<Arc<Bar>> {
+        self.wants_progress().then(|| Bar::new(title, total, storage_verb))
+    }
+
+    /// The key given: --key-file, else TERN_PASSWORD, else none.
+    fn key(&self) -> Result<Option<UserKey>> {
+        match &self.key_file {
+            Some(path) => read_key_file(path).map(Some),
+            None => passphrase_from_env(PASSWORD_VAR),
+        }
+    }
+
+    /// Opens the repository, unlocked when a key is given. Without one, an encrypted
+    /// repository still lists, quick-verifies and collects garbage; the engine says when an
+    /// operation needs the key.
+    async fn open(&self, repo: &str) -> Result<Repository> {
+        let store = open_store(repo, false)?.1;
+        let key = self.key()?;
+        Ok(Repository::open(store, key.as_ref()).await?)
+    }
+
+    /// The current key, for key changes.
+    fn current_key(&self, what: &str) -> Result<UserKey> {
+        self.key()?
+            .ok_or_else(|| Failure::usage(format!("{what} needs a current key: set {PASSWORD_VAR} or give --key-file")))
+    }
+}
+
+/// Opens a repository's store; only `init` (`create`) may create a local directory.
+fn open_store(repo: &str, create: bool) -> Result<(Location, Arc<dyn ObjectStore>)> {
+    // Parsed here rather than by clap, whose message would echo the raw argument; ours is
+    // sanitized by tern-storage.
+    let location = Location::parse(repo).map_err(|e| Failure::usage(e.to_string()))?;
+    let store = if create { location.open()? } else { location.open_existing()? };
+    Ok((location, store))
+}
+
+fn passphrase_from_env(var: &str) -> Result<Option<UserKey>> {
+    match std::env::var(var) {
+        Ok(p) if p.is_empty() => Err(Failure::usage(format!("{var} is set but empty"))),
+        Ok(p) => Ok(Some(UserKey::passphrase(p))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::usage(format!("{var} is not valid UTF-8"))),
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<UserKey> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Failure::new(format!("cannot read key file {}: {e}", path.display())))?;
+    Ok(UserKey::key_file(bytes)?)
+}
+
+/// The key file at `path`; if there is none, a new one of 32 random bytes (mode 0600).
+/// Returns whether it was created.
+fn key_file_or_new(path: &Path) -> Result<(UserKey, bool)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            let mut key = vec![0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            let written = file.write_all(&key).and_then(|()| file.sync_all());
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(path);
+                return Err(Failure::new(format!("cannot write key file {}: {e}", path.display())));
+            }
+            Ok((UserKey::key_file(key)?, true))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((read_key_file(path)?, false)),
+        Err(e) => Err(Failure::new(format!("cannot create key file {}: {e}", path.display()))),
+    }
+}
+
+/// Argon2id cost for new passphrase slots.
+fn kdf() -> KdfParams {
+    if std::env::var(INSECURE_FAST_KDF_VAR).is_ok_and(|v| v == "1") {
+        KdfParams::insecure_fast()
+    } else {
+        KdfParams::default()
+    }
+}
+
+fn key_file_note(created: Option<&Path>) -> String {
+    created.map_or_else(String::new, |p| {
+        format!(
+            "wrote a new key file {}: keep a copy somewhere safe; without it (or another key) the backups cannot \
+             be read\n",
+            p.display()
+        )
+    })
+}
+
+pub async fn init(ctx: &Ctx, args: InitArgs) -> Result {
+    let (location, store) = open_store(&args.repo, true)?;
+    let mut created = None;
+    let key = if args.no_encryption {
+        if ctx.key_file.is_some() {
+            return Err(Failure::usage("--no-encryption and --key-file (or TERN_KEY_FILE) contradict each other"));
+        }
+        None
+    } else if let Some(path) = &ctx.key_file {
+        let (key, new) = key_file_or_new(path)?;
+        created = new.then(|| path.clone());
+        Some(key)
+    } else {
+        Some(passphrase_from_env(PASSWORD_VAR)?.ok_or_else(|| {
+            Failure::usage(format!(
+                "an encrypted repository needs a key: set {PASSWORD_VAR} to a passphrase, give --key-file FILE \
+                 (created if missing), or pass --no-encryption"
+            ))
+        })?)
+    };
+    let options = match key {
+        Some(key) => InitOptions { kdf: kdf(), ..InitOptions::encrypted(key) },
+        None => InitOptions::unencrypted(),
+    };
+    let repo = match Repository::init(store, options).await {
+        Ok(repo) => repo,
+        Err(e) => {
+            if let Some(path) = &created {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
+    let config = repo.config();
+    let encrypted = config.cipher != Cipher::None;
+    let slot = config.keys.first().map(|s| s.id.clone());
+    let human = if ctx.out.quiet {
+        format!("{}\n", config.repo_id)
+    } else {
+        let kind = if encrypted { "an encrypted" } else { "an UNENCRYPTED" };
+        format!(
+            "created {kind} repository at {location}\nrepository id: {}\n{}",
+            config.repo_id,
+            key_file_note(created.as_deref())
+        )
+    };
+    let doc = json!({
+        "repo_id": config.repo_id,
+        "location": location.to_string(),
+        "encrypted": encrypted,
+        "key_slot": slot,
+        "key_file_created": created.as_ref().map(|p| p.display().to_string()),
+    });
+    ctx.out.result(&doc, &human);
+    Ok(())
+}
+
+pub async fn backup(ctx: &Ctx, args: BackupArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    let bar = ctx.progress_bar("backup", None, "stored");
+    let mut builder = repo.backup(&args.service).progress(sink(bar.as_ref()));
+    if let Some(parent) = args.parent {
+        builder = builder.parent(parent);
+    }
+    if let Some(level) = args.level {
+        builder = builder.options(BackupOptions { level, ..BackupOptions::default() });
+    }
+    for (key, value) in args.labels {
+        builder = builder.label(key, value);
+    }
+    let result = async {
+        let mut writer = builder.start().await?;
+        match &args.name {
+            Some(name) if args.stdin => writer.add_entry(name, tokio::io::stdin(), None).await?,
+            _ => {
+                for path in &args.paths {
+                    add_path(&mut writer, path).await?;
+                }
+            }
+        }
+        Ok::<_, Failure>(writer.commit().await?)
+    }
+    .await;
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let record = result?;
+    print_backup(ctx.out, &record);
+    Ok(())
+}
+
+async fn add_path(writer: &mut BackupWriter, path: &Path) -> Result {
+    let meta = tokio::fs::metadata(path).await.map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    if meta.is_dir() {
+        writer.add_directory(path).await?;
+    } else if meta.is_file() {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Failure::usage(format!("{}: the file name is not UTF-8", path.display())))?;
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Failure::new(format!("cannot open {}: {e}", path.display())))?;
+        writer.add_entry(name, file, file_mode(&meta)).await?;
+    } else {
+        return Err(Failure::usage(format!("{}: not a regular file or a directory", path.display())));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+#[allow(clippy::unnecessary_wraps)] // `None` elsewhere
+fn file_mode(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(meta.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+fn elapsed(record: &BackupRecord) -> Duration {
+    (record.finished - record.started).to_std().unwrap_or_default()
+}
+
+fn print_backup(out: Output, record: &BackupRecord) {
+    let took = elapsed(record);
+    let rate = mb_per_s(record.stats.logical_bytes, took);
+    let s = &record.stats;
+    let human = if out.quiet {
+        format!("{}\n", record.id)
+    } else {
+        format!(
+            "backup {} of service {}: {}\n  logical  {}\n  stored   {} (new {})\n  chunks   {} ({} new, in {})\n  \
+             took     {} ({rate:.1} MB/s)\n",
+            record.id,
+            record.service,
+            count(s.entries, "entry").replace("entrys", "entries"),
+            bytes(s.logical_bytes),
+            bytes(s.stored_bytes),
+            bytes(s.new_bytes),
+            s.chunks,
+            s.new_chunks,
+            count(s.new_packs, "new pack"),
+            duration(took),
+        )
+    };
+    let doc = json!({ "backup": record, "duration_secs": took.as_secs_f64(), "mb_per_s": rate });
+    out.result(&doc, &human);
+}
+
+pub async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    // The bar's total: the whole backup's size, when every entry is restored.
+    let total = if ctx.wants_progress() && args.entry.is_none() {
+        repo.record(&args.backup).await.ok().map(|r| r.stats.logical_bytes)
+    } else {
+        None
+    };
+    let bar = ctx.progress_bar("restore", total, "fetched");
+    let mut restore = repo.restore(&args.backup).progress(sink(bar.as_ref()));
+    if let Some(entry) = &args.entry {
+        restore = restore.entry(entry.clone());
+    }
+    let started = Instant::now();
+    let result = match &args.to.target {
+        Some(dir) => restore.to_directory(dir).await,
+        None => restore.to_writer(tokio::io::stdout()).await,
+    };
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let written = result?;
+    let took = started.elapsed();
+    let rate = mb_per_s(written, took);
+    let into = args.to.target.as_ref().map_or_else(|| "standard output".to_owned(), |d| d.display().to_string());
+    let human = if ctx.out.quiet {
+        String::new()
+    } else {
+        format!(
+            "restored {} from backup {} to {into} in {} ({rate:.1} MB/s)\n",
+            bytes(written),
+            args.backup,
+            duration(took)
+        )
+    };
+    let doc = json!({
+        "backup": args.backup.to_string(),
+        "entry": args.entry,
+        "target": args.to.target.as_ref().map(|d| d.display().to_string()),
+        "stdout": args.to.stdout,
+        "bytes": written,
+        "duration_secs": took.as_secs_f64(),
+        "mb_per_s": rate,
+    });
+    ctx.out.result(&doc, &human);
+    Ok(())
+}
+
+pub async fn ls(ctx: &Ctx, args: LsArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    let records = repo.list_backups(args.service.as_deref()).await?;
+    let human = if records.is_empty() {
+        if ctx.out.quiet { String::new() } else { "no backups\n".to_owned() }
+    } else {
+        let rows: Vec<Vec<String>> = records
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.to_string(),
+                    r.service.clone(),
+                    r.finished.format(TIME_FORMAT).to_string(),
+                    bytes(r.stats.logical_bytes),
+                    bytes(r.stats.stored_bytes),
+                    bytes(r.stats.new_bytes),
+                ]
+            })
+            .collect();
+        table(&["ID", "SERVICE", "FINISHED (UTC)", "LOGICAL", "STORED", "NEW"], &rows)
+    };
+    ctx.out.result(&json!({ "backups": records }), &human);
+    Ok(())
+}
+
+pub async fn verify(ctx: &Ctx, args: VerifyArgs) -> Result {
+    let mode = match (args.deep, args.sample) {
+        (true, _) => VerifyMode::Deep,
+        (false, Some(pct)) => VerifyMode::Sample(pct),
+        (false, None) => VerifyMode::Quick,
+    };
+    let repo = ctx.open(&args.repo).await?;
+    let report = repo.verify(&args.backups, mode).await?;
+    let mode_name = match mode {
+        VerifyMode::Quick => "quick".to_owned(),
+        VerifyMode::Deep => "deep".to_owned(),
+        VerifyMode::Sample(pct) => format!("sample {pct}%"),
+    };
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    let mut human = String::new();
+    if !ctx.out.quiet {
+        let _ = writeln!(
+            human,
+            "checked {} ({mode_name}): {}, {}, {} read",
+            count(report.backups, "backup"),
+            count(report.packs, "pack"),
+            count(report.chunks, "chunk"),
+            bytes(report.bytes_read),
+        );
+        if report.is_ok() {
+            human.push_str("no problems found\n");
+        } else {
+            let _ = writeln!(human, "{} found:", count(problems.len() as u64, "problem"));
+        }
+    }
+    for p in &problems {
+        let _ = writeln!(human, "  {p}");
+    }
+    let doc = json!({
+        "ok": report.is_ok(),
+        "mode": mode_name,
+        "backups": report.backups,
+        "packs": report.packs,
+        "chunks": report.chunks,
+        "bytes_read": report.bytes_read,
+        "problems": report.problems.iter().zip(&problems).map(|(p, text)| json!({
+            "backup": p.backup.as_ref().map(ToString::to_string),
+            "entry": p.entry,
+            "chunk": p.chunk.map(|c| c.to_string()),
+            "pack": p.pack.map(|c| c.to_string()),
+            "detail": p.detail,
+            "message": text,
+        })).collect::<Vec<_>>(),
+    });
+    ctx.out.result(&doc, &human);
+    if report.is_ok() {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!("verification found {}", count(problems.len() as u64, "problem")),
+            code: 1,
+            reported: true,
+        })
+    }
+}
+
+pub async fn gc(ctx: &Ctx, args: GcArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    let mut options = GcOptions { dry_run: !args.apply, ..GcOptions::default() };
+    if let Some(grace) = args.grace {
+        options.grace = grace;
+    }
+    let report = repo.gc(options).await?;
+    let garbage: Vec<_> = report.packs.iter().chain(&report.manifests).collect();
+    let grace = humantime::format_duration(options.grace).to_string();
+    let mut human = String::new();
+    if ctx.out.quiet {
+        for g in &garbage {
+            let _ = writeln!(human, "{}", g.path);
+        }
+    } else {
+        let _ = writeln!(
+            human,
+            "{} in use, referencing {}",
+            count(report.live_backups, "backup"),
+            count(report.live_packs, "pack")
+        );
+        if garbage.is_empty() {
+            human.push_str("nothing to collect\n");
+        } else {
+            let verb = if report.deleted { "deleted" } else { "would delete" };
+            let _ = writeln!(
+                human,
+                "{verb} {} and {} ({}):",
+                count(report.packs.len() as u64, "pack"),
+                count(report.manifests.len() as u64, "manifest"),
+                bytes(report.bytes())
+            );
+            let rows: Vec<Vec<String>> = garbage
+                .iter()
+                .map(|g| vec![g.path.clone(), bytes(g.size), g.last_modified.format(TIME_FORMAT).to_string()])
+                .collect();
+            human.push_str(&table(&["PATH", "SIZE", "WRITTEN (UTC)"], &rows));
+            if !report.deleted {
+                human.push_str("dry run: nothing was deleted; run again with --apply to delete\n");
+            }
+        }
+        if report.young > 0 {
+            let _ = writeln!(
+                human,
+                "kept {} younger than the grace period ({grace})",
+                count(report.young, "unreferenced object")
+            );
+        }
+    }
+    let items: Vec<serde_json::Value> =
+        garbage.iter().map(|g| json!({ "path": g.path, "size": g.size, "last_modified": g.last_modified })).collect();
+    let (packs, manifests) = items.split_at(report.packs.len());
+    let doc = json!({
+        "dry_run": options.dry_run,
+        "deleted": report.deleted,
+        "grace_secs": options.grace.as_secs(),
+        "live_backups": report.live_backups,
+        "live_packs": report.live_packs,
+        "packs": packs,
+        "manifests": manifests,
+        "bytes": report.bytes(),
+        "young": report.young,
+    });
+    ctx.out.result(&doc, &human);
+    Ok(())
+}
+
+pub async fn key(ctx: &Ctx, command: KeyCommand) -> Result {
+    match command {
+        KeyCommand::Add(args) => key_add(ctx, args).await,
+        KeyCommand::List(args) => key_list(ctx, args).await,
+        KeyCommand::Remove(args) => key_remove(ctx, args).await,
+    }
+}
+
+async fn open_for_keys(repo: &str) -> Result<Repository> {
+    // Key changes unlock the repository themselves, with the key that authorises them.
+    let repo = Repository::open(open_store(repo, false)?.1, None).await?;
+    if repo.config().cipher == Cipher::None {
+        return Err(Failure::new("this repository is not encrypted: it has no keys"));
+    }
+    Ok(repo)
+}
+
+async fn key_add(ctx: &Ctx, args: KeyAddArgs) -> Result {
+    let current = ctx.current_key("adding a key")?;
+    let mut repo = open_for_keys(&args.repo).await?;
+    let mut created = None;
+    let new = match &args.new_key_file {
+        Some(path) => {
+            let (key, new) = key_file_or_new(path)?;
+            created = new.then(|| path.clone());
+            key
+        }
+        None => passphrase_from_env(NEW_PASSWORD_VAR)?.ok_or_else(|| {
+            Failure::usage(format!("give the new key: --new-key-file FILE (created if missing) or {NEW_PASSWORD_VAR}"))
+        })?,
+    };
+    let slot = match repo.add_key(&current, &new, kdf()).await {
+        Ok(slot) => slot,
+        Err(e) => {
+            if let Some(path) = &created {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
+    let human = if ctx.out.quiet {
+        format!("{slot}\n")
+    } else {
+        format!("added key slot {slot}\n{}", key_file_note(created.as_deref()))
+    };
+    let doc = json!({ "slot": slot, "key_file_created": created.as_ref().map(|p| p.display().to_string()) });
+    ctx.out.result(&doc, &human);
+    Ok(())
+}
+
+async fn key_list(ctx: &Ctx, args: KeyListArgs) -> Result {
+    let repo = open_for_keys(&args.repo).await?;
+    let slots = &repo.config().keys;
+    let kind = |s: &tern_engine::KeySlot| if s.is_passphrase() { "passphrase" } else { "key file" };
+    let rows: Vec<Vec<String>> = slots
+        .iter()
+        .map(|s| vec![s.id.clone(), kind(s).to_owned(), s.created.format(TIME_FORMAT).to_string()])
+        .collect();
+    let doc = json!({
+        "keys": slots.iter().map(|s| json!({ "id": s.id, "kind": kind(s), "created": s.created })).collect::<Vec<_>>(),
+    });
+    ctx.out.result(&doc, &table(&["ID", "KIND", "CREATED (UTC)"], &rows));
+    Ok(())
+}
+
+async fn key_remove(ctx: &Ctx, args: KeyRemoveArgs) -> Result {
+    let current = ctx.current_key("removing a key")?;
+    let mut repo = open_for_keys(&args.repo).await?;
+    repo.remove_key(&current, &args.slot).await?;
+    let human = if ctx.out.quiet { String::new() } else { format!("removed key slot {}\n", args.slot) };
+    ctx.out.result(&json!({ "removed": args.slot }), &human);
+    Ok(())
+}

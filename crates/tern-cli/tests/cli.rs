@@ -1,0 +1,494 @@
+//! The `tern` binary, run as a user would: a real process, real pipes, a repository in a
+//! temporary directory (and on the real S3 server when the test command provides one).
+
+use std::borrow::BorrowMut;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const PASSWORD: &str = "cli-test passphrase 7f3a9c";
+
+/// `tern` with a clean environment for keys, and the fast KDF so tests stay quick.
+fn tern(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tern"));
+    cmd.args(args)
+        .env("TERN_INSECURE_FAST_KDF", "1")
+        .env_remove("TERN_PASSWORD")
+        .env_remove("TERN_NEW_PASSWORD")
+        .env_remove("TERN_KEY_FILE");
+    cmd
+}
+
+/// `tern` with the passphrase in TERN_PASSWORD.
+fn tern_pw(args: &[&str]) -> Command {
+    let mut cmd = tern(args);
+    cmd.env("TERN_PASSWORD", PASSWORD);
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Run {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.text()))
+    }
+
+    /// Asserts success and returns self.
+    fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "tern failed\nstdout: {}\nstderr: {}", self.text(), self.stderr);
+        self
+    }
+
+    fn fails(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "unexpected exit code\nstdout: {}\nstderr: {}", self.text(), self.stderr);
+        self
+    }
+}
+
+/// Runs `cmd` with `stdin` piped in. Checks that the passphrase never shows.
+fn run_with(mut cmd: impl BorrowMut<Command>, stdin: &[u8]) -> Run {
+    let cmd = cmd.borrow_mut();
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("tern starts");
+    let mut pipe = child.stdin.take().expect("stdin piped");
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The child may exit without reading (an argument error): a broken pipe is fine.
+        let _ = std::io::Write::write_all(&mut pipe, &input);
+    });
+    let out = child.wait_with_output().expect("tern runs");
+    writer.join().expect("stdin writer");
+    let run = Run {
+        code: out.status.code().expect("exited normally"),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.text().contains(PASSWORD) && !run.stderr.contains(PASSWORD),
+        "the passphrase was printed\nstdout: {}\nstderr: {}",
+        run.text(),
+        run.stderr
+    );
+    run
+}
+
+fn run(cmd: impl BorrowMut<Command>) -> Run {
+    run_with(cmd, b"")
+}
+
+/// Deterministic incompressible bytes (xorshift), so chunk boundaries are the same every run.
+fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for item in std::fs::read_dir(&d).unwrap() {
+            let path = item.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The ids of the main flow's backups.
+struct Flow {
+    first: String,
+    dir: String,
+    second: String,
+}
+
+/// init → stdin backup → ls → restore --stdout → directory backup → restore --target →
+/// incremental backup with --parent → verify (quick, without a key) → verify --deep → gc.
+fn main_flow(repo: &str, work: &Path) -> Flow {
+    // init (encrypted by TERN_PASSWORD), JSON output
+    let init = run(tern_pw(&["--json", "init", repo])).ok().json();
+    assert_eq!(init["repo_id"].as_str().unwrap().len(), 32, "{init}");
+    assert_eq!(init["encrypted"], true);
+    // a second init is refused
+    let again = run(tern_pw(&["init", repo])).fails(1);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+
+    // backup of standard input
+    let input = data(3 << 20, 1);
+    let args = ["--json", "backup", repo, "--service", "db1", "--stdin", "--name", "dump.sql", "--label", "kind=full"];
+    let first = run_with(tern_pw(&args), &input).ok().json();
+    let first_id = first["backup"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["backup"]["stats"]["logical_bytes"], input.len());
+    assert_eq!(first["backup"]["stats"]["entries"], 1);
+    assert!(first["mb_per_s"].as_f64().unwrap() > 0.0, "{first}");
+    let first_new = first["backup"]["stats"]["new_bytes"].as_u64().unwrap();
+    assert!(first_new >= input.len() as u64, "random data does not compress: {first}");
+
+    // ls: the table, and JSON
+    let table = run(tern_pw(&["ls", repo])).ok().text();
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(table.contains(&first_id) && table.contains("db1") && table.contains("3.00 MiB"), "{table}");
+    let listed = run(tern_pw(&["ls", repo, "--json"])).ok().json();
+    let backups = listed["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{listed}");
+    assert_eq!(backups[0]["id"], first_id.as_str());
+    assert_eq!(backups[0]["service"], "db1");
+    assert_eq!(backups[0]["labels"]["kind"], "full");
+    assert_eq!(backups[0]["stats"]["logical_bytes"], input.len());
+    // ls without a key works too, and filters by service
+    let none = run(tern(&["--json", "ls", repo, "--service", "other"])).ok().json();
+    assert_eq!(none["backups"].as_array().unwrap().len(), 0);
+
+    // restore to standard output: the same bytes, and nothing else on stdout
+    let restored = run(tern_pw(&["restore", repo, &first_id, "--stdout"])).ok();
+    assert!(restored.stdout == input, "restored {} bytes, differ from the input", restored.stdout.len());
+    assert!(restored.stderr.contains("restored 3.00 MiB"), "{}", restored.stderr);
+    // With --json, the document goes to stderr: stdout carries only the data.
+    let restored = run(tern_pw(&["--json", "restore", repo, &first_id, "--stdout"])).ok();
+    assert!(restored.stdout == input, "restored {} bytes, differ from the input", restored.stdout.len());
+    let doc: Value = serde_json::from_str(&restored.stderr).expect("one JSON document on stderr");
+    assert_eq!(doc["bytes"], input.len());
+    assert_eq!(doc["backup"], first_id.as_str());
+
+    // backup of a directory (and a file beside it)
+    let src = work.join("src");
+    std::fs::create_dir_all(src.join("sub/deeper")).unwrap();
+    let files: [(&str, Vec<u8>); 3] = [
+        ("a.bin", data(300 << 10, 2)),
+        ("sub/b.sql", b"INSERT INTO t VALUES (1);\n".repeat(5000)),
+        ("sub/deeper/empty", Vec::new()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(src.join(name), bytes).unwrap();
+    }
+    let single = work.join("single.txt");
+    std::fs::write(&single, b"one file\n").unwrap();
+    let dir_backup =
+        run(tern_pw(&["backup", repo, "--service", "files", src.to_str().unwrap(), single.to_str().unwrap()])).ok();
+    let text = dir_backup.text();
+    assert!(text.starts_with("backup ") && text.contains("of service files: 4 entries"), "{text}");
+    assert!(text.contains("MB/s"), "{text}");
+    let dir_id = text.split_whitespace().nth(1).unwrap().to_owned();
+
+    // restore into a directory
+    let out = work.join("restored");
+    let target = run(tern_pw(&["restore", repo, &dir_id, "--target", out.to_str().unwrap()])).ok();
+    assert!(target.text().contains("restored "), "{}", target.text());
+    for (name, bytes) in &files {
+        assert_eq!(&std::fs::read(out.join(name)).unwrap(), bytes, "{name}");
+    }
+    assert_eq!(std::fs::read(out.join("single.txt")).unwrap(), b"one file\n");
+    assert_eq!(files_under(&out).len(), 4, "no extra files (e.g. partial ones)");
+    // one entry of it, to standard output
+    let one = run(tern_pw(&["restore", repo, &dir_id, "--entry", "sub/b.sql", "--stdout"])).ok();
+    assert_eq!(one.stdout, files[1].1);
+    // several entries cannot go to standard output
+    let many = run(tern_pw(&["restore", repo, &dir_id, "--stdout"])).fails(1);
+    assert!(many.stderr.contains("4 entries"), "{}", many.stderr);
+
+    // an incremental backup: the same dump with a little appended stores little
+    let mut input2 = input.clone();
+    input2.extend_from_slice(&data(64 << 10, 3));
+    let args = ["--json", "backup", repo, "--service", "db1", "--stdin", "--name", "dump.sql", "--parent", &first_id];
+    let second = run_with(tern_pw(&args), &input2).ok().json();
+    let second_id = second["backup"]["id"].as_str().unwrap().to_owned();
+    let stats = &second["backup"]["stats"];
+    assert_eq!(stats["logical_bytes"], input2.len());
+    let new = stats["new_bytes"].as_u64().unwrap();
+    assert!(new > 0 && new < first_new / 2, "new bytes {new} should be small next to {first_new}: {second}");
+    assert_eq!(second["backup"]["parent"], first_id.as_str());
+    let restored = run(tern_pw(&["restore", repo, &second_id, "--stdout", "-q"])).ok();
+    assert!(restored.stdout == input2, "incremental restore differs");
+    assert!(restored.stderr.is_empty(), "quiet: {}", restored.stderr);
+
+    // verify: quick without any key, then deep with it
+    let quick = run(tern(&["verify", repo])).ok().text();
+    assert!(quick.contains("checked 3 backups (quick)") && quick.contains("no problems found"), "{quick}");
+    let deep = run(tern_pw(&["verify", repo, "--deep"])).ok().text();
+    assert!(deep.contains("(deep)") && deep.contains("no problems found"), "{deep}");
+    let sample = run(tern_pw(&["--json", "verify", repo, &first_id, "--sample", "50"])).ok().json();
+    assert_eq!(sample["ok"], true);
+    assert_eq!(sample["backups"], 1);
+    // deep needs the key
+    let keyless = run(tern(&["verify", repo, "--deep"])).fails(1);
+    assert!(keyless.stderr.contains("TERN_PASSWORD"), "{}", keyless.stderr);
+
+    // gc: a clean repository has nothing to collect
+    let gc = run(tern(&["gc", repo])).ok().text();
+    assert!(gc.contains("3 backups in use") && gc.contains("nothing to collect"), "{gc}");
+    let gc = run(tern(&["--json", "gc", repo, "--grace", "0s"])).ok().json();
+    assert_eq!(gc["dry_run"], true);
+    assert_eq!(gc["packs"].as_array().unwrap().len(), 0, "{gc}");
+    assert_eq!(gc["manifests"].as_array().unwrap().len(), 0, "{gc}");
+    assert_eq!(gc["live_backups"], 3);
+
+    Flow { first: first_id, dir: dir_id, second: second_id }
+}
+
+#[test]
+fn main_flow_on_a_local_directory_then_damage_is_found() {
+    let work = tempfile::tempdir().unwrap();
+    let repo_dir = work.path().join("repo");
+    let repo = repo_dir.to_str().unwrap();
+    let flow = main_flow(repo, work.path());
+
+    // Flip one byte in the middle of one pack.
+    let packs = files_under(&repo_dir.join("packs"));
+    assert!(packs.len() >= 2, "{packs:?}");
+    let victim = &packs[0];
+    let pack_id = victim.file_name().unwrap().to_str().unwrap().to_owned();
+    let mut bytes = std::fs::read(victim).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(victim, &bytes).unwrap();
+
+    // Quick verify (no key) finds it, names the pack, and exits 1.
+    let quick = run(tern(&["verify", repo])).fails(1);
+    let text = quick.text();
+    assert!(text.contains(&pack_id), "the damaged pack is not named: {text}");
+    assert!(text.contains("damaged"), "{text}");
+    assert!(quick.stderr.contains("error: verification found"), "{}", quick.stderr);
+    // As JSON: one document, the problems with their pack.
+    let report = run(tern(&["--json", "verify", repo])).fails(1).json();
+    assert_eq!(report["ok"], false);
+    let problems = report["problems"].as_array().unwrap();
+    assert!(!problems.is_empty());
+    assert!(problems.iter().all(|p| p["pack"] == pack_id.as_str()), "{report}");
+    // Deep verify names it too.
+    let deep = run(tern_pw(&["verify", repo, "--deep"])).fails(1);
+    assert!(deep.text().contains(&pack_id), "{}", deep.text());
+    // Restoring every backup: the one(s) using the damaged chunk fail, naming the pack; none
+    // writes a wrong byte to stdout silently.
+    let mut failed = 0;
+    for id in [&flow.first, &flow.second] {
+        let r = run(tern_pw(&["restore", repo, id, "--stdout"]));
+        if r.code != 0 {
+            failed += 1;
+            assert!(r.stderr.contains(&pack_id), "{}", r.stderr);
+        }
+    }
+    let r = run(tern_pw(&["restore", repo, &flow.dir, "--target", work.path().join("again").to_str().unwrap()]));
+    if r.code != 0 {
+        failed += 1;
+        assert!(r.stderr.contains(&pack_id), "{}", r.stderr);
+    }
+    assert!(failed > 0, "no restore noticed the damage");
+}
+
+#[test]
+fn main_flow_on_real_s3() {
+    let Some(base) = tern_storage::testing::real_server("TEST_S3_URL") else { return };
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let repo = format!("{base}/cli-{unique:x}-{}", std::process::id());
+    let work = tempfile::tempdir().unwrap();
+    main_flow(&repo, work.path());
+}
+
+#[test]
+fn wrong_password_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    run(tern_pw(&["init", repo])).ok();
+    for args in [
+        vec!["backup", repo, "--service", "db1", "--stdin", "--name", "x"],
+        vec!["ls", repo],
+        vec!["verify", repo, "--deep"],
+    ] {
+        let r = run_with(tern(&args).env("TERN_PASSWORD", "not the passphrase"), b"data").fails(1);
+        assert!(r.stderr.starts_with("error: wrong key"), "{args:?}: {}", r.stderr);
+    }
+    let r = run(tern(&["--json", "ls", repo]).env("TERN_PASSWORD", "nope")).fails(1).json();
+    assert!(r["error"].as_str().unwrap().starts_with("wrong key"), "{r}");
+    // Without any key, a backup says what is needed.
+    let r = run_with(tern(&["backup", repo, "--service", "db1", "--stdin", "--name", "x"]), b"data").fails(1);
+    assert!(r.stderr.contains("encrypted") && r.stderr.contains("TERN_PASSWORD"), "{}", r.stderr);
+}
+
+#[test]
+fn init_needs_a_key_or_no_encryption() {
+    let work = tempfile::tempdir().unwrap();
+    let repo_dir = work.path().join("repo");
+    let repo = repo_dir.to_str().unwrap();
+    let r = run(tern(&["init", repo])).fails(2);
+    assert!(r.stderr.starts_with("error: an encrypted repository needs a key: set TERN_PASSWORD"), "{}", r.stderr);
+    assert!(r.stderr.contains("--no-encryption"), "{}", r.stderr);
+    assert!(!repo_dir.join("tern.json").exists());
+    let r = run(tern(&["--json", "init", repo])).fails(2).json();
+    assert!(r["error"].as_str().unwrap().contains("TERN_PASSWORD"), "{r}");
+    let empty = run(tern(&["init", repo]).env("TERN_PASSWORD", "")).fails(2);
+    assert!(empty.stderr.contains("TERN_PASSWORD is set but empty"), "{}", empty.stderr);
+
+    // Unencrypted: no key anywhere.
+    let init = run(tern(&["init", repo, "--no-encryption"])).ok().text();
+    assert!(init.contains("UNENCRYPTED"), "{init}");
+    let id =
+        run_with(tern(&["-q", "backup", repo, "--service", "s", "--stdin", "--name", "n"]), b"plain data").ok().text();
+    let id = id.trim();
+    let out = run(tern(&["restore", repo, id, "--stdout"])).ok();
+    assert_eq!(out.stdout, b"plain data");
+    let keys = run(tern(&["key", "list", repo])).fails(1);
+    assert!(keys.stderr.contains("not encrypted"), "{}", keys.stderr);
+}
+
+#[test]
+fn json_errors_and_usage_errors() {
+    let work = tempfile::tempdir().unwrap();
+    let missing = work.path().join("missing");
+    let r = run(tern(&["ls", missing.to_str().unwrap()])).fails(1);
+    assert!(r.stderr.contains("no such directory"), "{}", r.stderr);
+    assert!(!missing.exists(), "a read-only command must not create the directory");
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    // Not a repository: exit 1, one JSON document on stdout, nothing on stderr.
+    let r = run(tern(&["--json", "ls", empty])).fails(1);
+    let doc = r.json();
+    assert!(doc["error"].as_str().unwrap().contains("no Tern repository"), "{doc}");
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    // Human form.
+    let r = run(tern(&["ls", empty])).fails(1);
+    assert!(r.stderr.starts_with("error: no Tern repository"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    // Usage errors: exit 2, also as JSON.
+    let r = run(tern(&["--json", "backup", empty, "--service", "s"])).fails(2).json();
+    assert!(r["error"].as_str().unwrap().contains("required"), "{r}");
+    let r = run(tern(&["backup", empty, "--service", "s", "--stdin"])).fails(2);
+    assert!(r.stderr.contains("--name"), "{}", r.stderr);
+    let r = run(tern(&["restore", empty, "20261121T114500.123Z-3f9a2c1b"])).fails(2);
+    assert!(r.stderr.contains("--stdout"), "{}", r.stderr);
+    let r = run(tern(&["--json", "ls", "s3:bucket"])).fails(2).json();
+    assert!(r["error"].as_str().unwrap().contains("s3://"), "{r}");
+    let r = run(tern(&["backup", empty, "--service", "s", "--level", "40", "x"])).fails(2);
+    assert!(r.stderr.contains("--level"), "{}", r.stderr);
+    let r = run(tern(&["verify", empty, "--deep", "--sample", "5"])).fails(2);
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    // Help and version succeed.
+    let help = run(tern(&["--help"])).ok().text();
+    for command in ["init", "backup", "restore", "ls", "verify", "gc", "key"] {
+        assert!(help.contains(command), "{help}");
+    }
+    run(tern(&["--version"])).ok();
+}
+
+#[test]
+fn gc_lists_then_deletes_unreferenced_packs() {
+    let work = tempfile::tempdir().unwrap();
+    let repo_dir = work.path().join("repo");
+    let repo = repo_dir.to_str().unwrap();
+    run(tern_pw(&["init", repo])).ok();
+    run_with(tern_pw(&["backup", repo, "--service", "db", "--stdin", "--name", "d"]), &data(100_000, 9)).ok();
+    // An orphan, as an interrupted backup leaves behind.
+    let orphan = repo_dir.join("packs/00").join("00".repeat(32));
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"orphaned pack").unwrap();
+
+    // Younger than the default grace period: kept, and said so.
+    let r = run(tern(&["gc", repo])).ok().text();
+    assert!(r.contains("nothing to collect") && r.contains("kept 1 unreferenced object"), "{r}");
+    // With no grace: listed, not deleted.
+    let r = run(tern(&["gc", repo, "--grace", "0s"])).ok().text();
+    assert!(r.contains("would delete 1 pack and 0 manifests") && r.contains(&"00".repeat(32)), "{r}");
+    assert!(r.contains("dry run"), "{r}");
+    assert!(orphan.exists());
+    // Applied.
+    let r = run(tern(&["--json", "gc", repo, "--grace", "0s", "--apply"])).ok().json();
+    assert_eq!(r["deleted"], true);
+    assert_eq!(r["packs"][0]["size"], 13);
+    assert!(!orphan.exists());
+    run(tern_pw(&["verify", repo, "--deep"])).ok();
+}
+
+#[test]
+fn key_files_and_key_management() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    let key = work.path().join("repo.key");
+    let key = key.to_str().unwrap();
+
+    // init writes a new key file
+    let init = run(tern(&["init", repo, "--key-file", key])).ok().text();
+    assert!(init.contains("wrote a new key file"), "{init}");
+    assert_eq!(std::fs::read(key).unwrap().len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let id = run_with(
+        &mut tern(&["--key-file", key, "backup", repo, "--service", "s", "--stdin", "--name", "n", "-q"]),
+        b"x",
+    )
+    .ok()
+    .text();
+    let id = id.trim().to_owned();
+    // TERN_KEY_FILE works as --key-file does
+    run(tern(&["restore", repo, &id, "--stdout"]).env("TERN_KEY_FILE", key)).ok();
+    // the passphrase does not open it (yet)
+    run(tern_pw(&["restore", repo, &id, "--stdout"])).fails(1);
+
+    // add a passphrase slot, authorised by the key file
+    let r =
+        run(tern(&["--key-file", key, "--json", "key", "add", repo]).env("TERN_NEW_PASSWORD", PASSWORD)).ok().json();
+    let added = r["slot"].as_str().unwrap().to_owned();
+    let restored = run(tern_pw(&["restore", repo, &id, "--stdout"])).ok();
+    assert_eq!(restored.stdout, b"x");
+
+    // list (no key needed)
+    let list = run(tern(&["--json", "key", "list", repo])).ok().json();
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{list}");
+    assert_eq!(keys[0]["kind"], "key file");
+    assert_eq!(keys[1]["kind"], "passphrase");
+    assert_eq!(keys[1]["id"], added.as_str());
+    let file_slot = keys[0]["id"].as_str().unwrap().to_owned();
+    let table = run(tern(&["key", "list", repo])).ok().text();
+    assert!(table.contains(&file_slot) && table.contains(&added), "{table}");
+
+    // adding needs both keys
+    let r = run(tern(&["key", "add", repo])).fails(2);
+    assert!(r.stderr.contains("needs a current key"), "{}", r.stderr);
+    let r = run(tern_pw(&["key", "add", repo])).fails(2);
+    assert!(r.stderr.contains("TERN_NEW_PASSWORD"), "{}", r.stderr);
+    // a second key file, authorised by the passphrase
+    let second_key = work.path().join("second.key");
+    run(tern_pw(&["key", "add", repo, "--new-key-file", second_key.to_str().unwrap()])).ok();
+    run(tern(&["--key-file", second_key.to_str().unwrap(), "restore", repo, &id, "--stdout"])).ok();
+
+    // remove the first key file's slot: it no longer opens the repository
+    let r = run(tern_pw(&["key", "remove", repo, &file_slot])).ok().text();
+    assert!(r.contains(&file_slot), "{r}");
+    let r = run(tern(&["--key-file", key, "restore", repo, &id, "--stdout"])).fails(1);
+    assert!(r.stderr.contains("wrong key"), "{}", r.stderr);
+    // an unknown slot
+    let r = run(tern_pw(&["key", "remove", repo, "ffffffff"])).fails(1);
+    assert!(r.stderr.contains("ffffffff"), "{}", r.stderr);
+    // a key file that is too short is refused with a clear message
+    let short = work.path().join("short.key");
+    std::fs::write(&short, b"short").unwrap();
+    let r = run(tern(&["--key-file", short.to_str().unwrap(), "ls", repo])).fails(1);
+    assert!(r.stderr.contains("at least 32 bytes"), "{}", r.stderr);
+}
