@@ -80,3 +80,9 @@ pub use record::{BackupRecord, BackupStats, record_path};
 pub use repo::{Cipher, FORMAT_VERSION, InitOptions, RepoConfig, Repository};
 pub use restore::{Restore, RestoreOptions};
 pub use verify::{Problem, VerifyMode, VerifyReport};
+
+/// The README's examples (engine and storage), compiled and run as doc tests so they cannot go
+/// stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -58,8 +58,3 @@ pub use secret::{REDACTED, Secret};
 
 /// Re-exported so users need not depend on a matching `object_store` themselves.
 pub use object_store;
-
-/// The README's examples, compiled and run as doc tests so they cannot go stale.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
