@@ -138,7 +138,8 @@ impl BackupBuilder {
         let keys = Arc::clone(self.repo.keys()?);
         let mut sources: Vec<BackupId> = self.parent.iter().cloned().collect();
         sources.extend(self.dedup_against.iter().cloned());
-        sources.dedup();
+        let mut seen = HashSet::new();
+        sources.retain(|id| seen.insert(id.clone()));
         let mut known = HashMap::new();
         for id in &sources {
             self.repo.record(id).await?; // only committed backups
@@ -149,8 +150,12 @@ impl BackupBuilder {
             }
         }
         let (blob_tx, blob_rx) = mpsc::channel(2 * self.options.cpu_workers);
-        let packer =
-            tokio::spawn(run_packer(self.repo.clone(), blob_rx, self.options.clone(), Arc::clone(&self.progress)));
+        let packer = AbortOnDrop(tokio::spawn(run_packer(
+            self.repo.clone(),
+            blob_rx,
+            self.options.clone(),
+            Arc::clone(&self.progress),
+        )));
         Ok(BackupWriter {
             id: BackupId::new(),
             started: chrono::Utc::now(),
@@ -163,7 +168,7 @@ impl BackupBuilder {
             progress: self.progress,
             keys,
             known: Arc::new(known),
-            claimed: Arc::default(),
+            sent: Arc::default(),
             entries: Vec::new(),
             order: Vec::new(),
             order_index: HashMap::new(),
@@ -203,13 +208,25 @@ pub struct BackupWriter {
     progress: Arc<dyn Progress>,
     keys: Arc<KeyRing>,
     known: Arc<HashMap<ChunkId, Located>>,
-    claimed: Arc<Mutex<HashSet<ChunkId>>>,
+    /// Chunks this backup has handed to the packer. Only the ordered consumer inserts, so an
+    /// entry that fails half-way leaves no chunk marked as stored that was not sent.
+    sent: Arc<Mutex<HashSet<ChunkId>>>,
     entries: Vec<Entry>,
     /// Distinct chunks in first-use order, and their position.
     order: Vec<ChunkId>,
     order_index: HashMap<ChunkId, u32>,
     blob_tx: mpsc::Sender<NewBlob>,
-    packer: tokio::task::JoinHandle<Result<Vec<SealedUpload>>>,
+    packer: AbortOnDrop<Result<Vec<SealedUpload>>>,
+}
+
+/// A task that is stopped if its handle is dropped (a writer abandoned without `finish`
+/// stops packing and uploading).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for BackupWriter {
@@ -250,16 +267,18 @@ impl BackupWriter {
             }
         });
         let level = self.options.level;
-        let (keys, known, claimed) = (Arc::clone(&self.keys), Arc::clone(&self.known), Arc::clone(&self.claimed));
+        let (keys, known, sent) = (Arc::clone(&self.keys), Arc::clone(&self.known), Arc::clone(&self.sent));
         let processed = chunks
             .map_err(|e| Error::io(format!("reading entry `{name}`"), e))
             .map_ok(move |data: Bytes| {
-                let (keys, known, claimed) = (Arc::clone(&keys), Arc::clone(&known), Arc::clone(&claimed));
+                let (keys, known, sent) = (Arc::clone(&keys), Arc::clone(&known), Arc::clone(&sent));
                 async move {
                     tokio::task::spawn_blocking(move || {
                         let id = keys.chunk_id(&data);
+                        // Skips compressing what is already stored or sent; the consumer makes
+                        // the final decision, in order.
                         let fresh = !known.contains_key(&id)
-                            && claimed.lock().unwrap_or_else(PoisonError::into_inner).insert(id);
+                            && !sent.lock().unwrap_or_else(PoisonError::into_inner).contains(&id);
                         if fresh {
                             let blob = blob::encode(&keys, &id, &data, level);
                             Processed::New { id, data, blob }
@@ -290,10 +309,13 @@ impl BackupWriter {
             let (id, data) = match p {
                 Processed::Known { id, data } => (id, data),
                 Processed::New { id, data, blob } => {
-                    let raw_len = u32::try_from(data.len()).expect("chunks are at most 16 MiB");
-                    let new = NewBlob { id, bytes: blob.bytes, crc32: blob.crc32, raw_len };
-                    if self.blob_tx.send(new).await.is_err() {
-                        return Err(self.packer_failure().await);
+                    // The same chunk twice within the workers' window: the first one is sent.
+                    if self.sent.lock().unwrap_or_else(PoisonError::into_inner).insert(id) {
+                        let raw_len = u32::try_from(data.len()).expect("chunks are at most 16 MiB");
+                        let new = NewBlob { id, bytes: blob.bytes, crc32: blob.crc32, raw_len };
+                        if self.blob_tx.send(new).await.is_err() {
+                            return Err(self.packer_failure().await);
+                        }
                     }
                     (id, data)
                 }
@@ -336,7 +358,7 @@ impl BackupWriter {
     }
 
     async fn packer_failure(&mut self) -> Error {
-        match (&mut self.packer).await {
+        match (&mut self.packer.0).await {
             Ok(Err(e)) => e,
             Ok(Ok(_)) => Error::io("packer", std::io::Error::other("stopped early")),
             Err(e) => Error::io("packer", std::io::Error::other(e)),
@@ -359,11 +381,11 @@ impl BackupWriter {
             entries,
             order,
             blob_tx,
-            packer,
+            mut packer,
             ..
         } = self;
         drop(blob_tx);
-        let uploads = packer.await.map_err(|e| Error::io("packer", std::io::Error::other(e)))??;
+        let uploads = (&mut packer.0).await.map_err(|e| Error::io("packer", std::io::Error::other(e)))??;
         let mut located: HashMap<ChunkId, Located> = HashMap::new();
         let mut stats =
             BackupStats { new_packs: uploads.len() as u64, entries: entries.len() as u64, ..BackupStats::default() };
@@ -399,9 +421,7 @@ impl BackupWriter {
         stats.chunks = chunks.len() as u64;
         stats.logical_bytes = entries.iter().map(|e| e.size).sum();
 
-        let new_packs: HashSet<PackId> = uploads.iter().map(|u| u.id).collect();
-        check_reused_packs(&repo, packs.iter().filter(|p| !new_packs.contains(&p.id)), options.upload_concurrency)
-            .await?;
+        check_packs_present(&repo, &packs, options.upload_concurrency).await?;
 
         let finished = chrono::Utc::now();
         let index = ManifestIndex { backup: id.clone(), service: service.clone(), packs, chunks };
@@ -419,10 +439,7 @@ impl BackupWriter {
             .await
             .map_err(|e| Error::io("manifest", std::io::Error::other(e)))?;
         let path = manifest::manifest_path(&id);
-        repo.store
-            .put_opts(&path, bytes.into(), PutMode::Create.into())
-            .await
-            .map_err(|e| Error::storage("write", &path, e))?;
+        repo.put_once(&path, bytes.into()).await?;
         let record = BackupRecord {
             id,
             service,
@@ -453,13 +470,11 @@ pub struct FinishedBackup {
     pub record: BackupRecord,
 }
 
-/// Packs reused from earlier backups must still be there: a garbage collection after those
-/// backups were deleted could have removed them, and the manifest must not point at nothing.
-async fn check_reused_packs(
-    repo: &Repository,
-    packs: impl Iterator<Item = &PackRef>,
-    concurrency: usize,
-) -> Result<()> {
+/// Every pack the manifest will name must be there: one reused from an earlier backup could have
+/// been removed by a GC after that backup was deleted, and one this backup wrote could have been
+/// removed by a GC whose grace period was shorter than this backup took. Either way the backup
+/// fails here rather than committing a manifest that points at nothing.
+async fn check_packs_present(repo: &Repository, packs: &[PackRef], concurrency: usize) -> Result<()> {
     futures::stream::iter(packs)
         .map(|p| async move {
             let path = pack_path(&p.id);
@@ -471,8 +486,8 @@ async fn check_reused_packs(
                 Err(object_store::Error::NotFound { .. }) => Err(Error::corrupt(
                     ObjectKind::Pack,
                     &path,
-                    "missing: an earlier backup's pack this backup reuses is gone (deleted backup + gc?); \
-                     back up without a parent",
+                    "missing before the backup could commit (removed by a garbage collection?); \
+                     run the backup again",
                 )),
                 Err(e) => Err(Error::storage("check", &path, e)),
             }
@@ -520,9 +535,18 @@ async fn run_packer(
                     .map_err(|e| Error::io("sealing pack", std::io::Error::other(e)))?;
                 let path = pack_path(&pack.id);
                 let size = pack.bytes.len() as u64;
-                match repo.store.put_opts(&path, pack.bytes.into(), PutMode::Create.into()).await {
-                    // The same bytes under the same hash are already stored.
-                    Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+                match repo.store.put_opts(&path, pack.bytes.clone().into(), PutMode::Create.into()).await {
+                    Ok(_) => {}
+                    // The same bytes are already stored under their hash (an earlier, unfinished
+                    // backup, or a retried put). Write them again so the object's time is now:
+                    // otherwise a garbage collection could take it for old debris before this
+                    // backup commits.
+                    Err(object_store::Error::AlreadyExists { .. }) => {
+                        repo.store
+                            .put(&path, pack.bytes.into())
+                            .await
+                            .map_err(|e| Error::storage("write", &path, e))?;
+                    }
                     Err(e) => return Err(Error::storage("write", &path, e)),
                 }
                 progress.stored(size);

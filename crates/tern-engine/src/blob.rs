@@ -24,6 +24,8 @@ const CODEC_RAW: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
+/// The largest chunk any repository can have (FastCDC 2020's maximum).
+const MAX_CHUNK: usize = 16 << 20;
 
 /// Why a blob could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum BlobError {
     /// zstd refused the data.
     #[error("decompression failed: {0}")]
     Decompress(String),
+    /// The recorded plaintext length is larger than any chunk can be.
+    #[error("recorded plaintext length {0} exceeds the largest chunk (16 MiB)")]
+    TooLarge(usize),
     /// The plaintext has another length than recorded.
     #[error("plaintext is {actual} bytes, expected {expected}")]
     Length {
@@ -127,6 +132,11 @@ pub fn check_crc(blob: &[u8], expected: u32) -> Result<(), BlobError> {
 /// Decodes and fully verifies one blob: CRC32, authentication, decompression, length, and
 /// that the plaintext hashes to `id`.
 pub fn decode(keys: &KeyRing, id: &ChunkId, blob: &[u8], crc32: u32, raw_len: usize) -> Result<Vec<u8>, BlobError> {
+    // The length comes from an index that is checksummed, not authenticated: never allocate
+    // more than a chunk can be.
+    if raw_len > MAX_CHUNK {
+        return Err(BlobError::TooLarge(raw_len));
+    }
     check_crc(blob, crc32)?;
     let mut owned;
     let payload: &[u8] = match keys.chunk_cipher(id) {

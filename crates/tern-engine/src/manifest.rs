@@ -220,7 +220,7 @@ fn check_index(index: &ManifestIndex) -> Result<(), String> {
     for c in &index.chunks {
         let pack =
             index.packs.get(c.pack as usize).ok_or_else(|| format!("chunk {} refers to pack #{}", c.id, c.pack))?;
-        if c.offset + u64::from(c.length) > pack.size {
+        if c.offset.checked_add(u64::from(c.length)).is_none_or(|end| end > pack.size) {
             return Err(format!("chunk {} lies beyond the end of pack {}", c.id, pack.id));
         }
     }

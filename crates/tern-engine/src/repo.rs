@@ -258,11 +258,24 @@ impl Repository {
     pub async fn commit(&self, record: &BackupRecord) -> Result<()> {
         let path = record_path(&record.service, &record.id);
         let bytes = serde_json::to_vec_pretty(record).expect("serializable");
-        self.store
-            .put_opts(&path, bytes.into(), PutMode::Create.into())
-            .await
-            .map_err(|e| Error::storage("write", &path, e))?;
-        Ok(())
+        self.put_once(&path, bytes.into()).await
+    }
+
+    /// A create-only write that is idempotent: if the object already exists *with these bytes*
+    /// (a retried write whose first attempt landed), that is success; other bytes are an error.
+    pub(crate) async fn put_once(&self, path: &Path, bytes: bytes::Bytes) -> Result<()> {
+        match self.store.put_opts(path, bytes.clone().into(), PutMode::Create.into()).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { path: p, source }) => {
+                let existing = self.read(path).await?;
+                if existing == bytes {
+                    Ok(())
+                } else {
+                    Err(Error::storage("write", path, object_store::Error::AlreadyExists { path: p, source }))
+                }
+            }
+            Err(e) => Err(Error::storage("write", path, e)),
+        }
     }
 
     /// Committed backups, oldest first; of one service, or of all.

@@ -218,6 +218,68 @@ fn plan(index: &ManifestIndex, chunks: &[u32], max_read: u64) -> Vec<Read> {
     reads
 }
 
+/// Makes the error for a damaged chunk, naming backup, entry, chunk and pack.
+#[derive(Clone)]
+struct Damage {
+    index: Arc<ManifestIndex>,
+    backup: BackupId,
+    entry: String,
+}
+
+impl Damage {
+    fn chunk(&self, ci: u32, reason: String) -> Error {
+        let c = &self.index.chunks[ci as usize];
+        Error::DamagedChunk {
+            backup: self.backup.clone(),
+            entry: self.entry.clone(),
+            chunk: c.id,
+            pack: self.index.packs[c.pack as usize].id,
+            offset: c.offset,
+            reason,
+        }
+    }
+
+    /// The first chunk of `read` that does not fit in the first `have` bytes of its pack.
+    fn first_cut(&self, read: &Read, have: u64) -> Option<u32> {
+        read.chunks.iter().copied().find(|&ci| {
+            let c = &self.index.chunks[ci as usize];
+            c.offset + u64::from(c.length) > have
+        })
+    }
+}
+
+/// One coalesced ranged read, with missing and truncated packs reported as damaged chunks.
+async fn fetch(
+    store: &Arc<dyn object_store::ObjectStore>,
+    damage: &Damage,
+    read: Read,
+    progress: &dyn Progress,
+) -> Result<(Read, Bytes)> {
+    let path = pack_path(&damage.index.packs[read.pack as usize].id);
+    let bytes = match store.get_range(&path, read.start..read.end).await {
+        Ok(b) => b,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(damage.chunk(read.chunks[0], "its pack is missing".into()));
+        }
+        Err(e) => {
+            // A store refuses a range that starts past the end of a truncated pack: say so,
+            // naming the chunk, rather than report a bare storage error.
+            if let Ok(meta) = store.head(&path).await
+                && let Some(ci) = damage.first_cut(&read, meta.size)
+            {
+                return Err(damage.chunk(ci, format!("pack is truncated (it has {} bytes)", meta.size)));
+            }
+            return Err(Error::storage("read", &path, e));
+        }
+    };
+    if let Some(ci) = damage.first_cut(&read, read.start + bytes.len() as u64) {
+        let detail = format!("pack is truncated (read {} of {} bytes)", bytes.len(), read.end - read.start);
+        return Err(damage.chunk(ci, detail));
+    }
+    progress.stored(bytes.len() as u64);
+    Ok((read, bytes))
+}
+
 /// Restores one entry into `writer`, checking everything. Shared with deep verify.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn read_entry<W: AsyncWrite + Unpin + Send>(
@@ -232,44 +294,10 @@ pub(crate) async fn read_entry<W: AsyncWrite + Unpin + Send>(
 ) -> Result<u64> {
     progress.entry_started(&entry.name);
     let index = Arc::new(index.clone());
-    let damaged = {
-        let (index, backup, entry) = (Arc::clone(&index), backup.clone(), entry.name.clone());
-        move |ci: u32, reason: String| {
-            let c = &index.chunks[ci as usize];
-            Error::DamagedChunk {
-                backup: backup.clone(),
-                entry: entry.clone(),
-                chunk: c.id,
-                pack: index.packs[c.pack as usize].id,
-                offset: c.offset,
-                reason,
-            }
-        }
-    };
+    let damage = Damage { index: Arc::clone(&index), backup: backup.clone(), entry: entry.name.clone() };
     let reads = plan(&index, &entry.chunks, options.max_read.max(1));
     let fetched = futures::stream::iter(reads)
-        .map(|read| {
-            let (store, index, damaged) = (Arc::clone(&repo.store), Arc::clone(&index), damaged.clone());
-            async move {
-                let pack = index.packs[read.pack as usize].id;
-                let path = pack_path(&pack);
-                let bytes = match store.get_range(&path, read.start..read.end).await {
-                    Ok(b) => b,
-                    Err(object_store::Error::NotFound { .. }) => {
-                        return Err(damaged(read.chunks[0], "its pack is missing".into()));
-                    }
-                    Err(e) => return Err(Error::storage("read", &path, e)),
-                };
-                if bytes.len() as u64 != read.end - read.start {
-                    return Err(damaged(
-                        read.chunks[0],
-                        format!("pack is truncated (read {} of {} bytes)", bytes.len(), read.end - read.start),
-                    ));
-                }
-                progress.stored(bytes.len() as u64);
-                Ok((read, bytes))
-            }
-        })
+        .map(|read| fetch(&repo.store, &damage, read, progress))
         .buffered(options.fetch_concurrency.max(1));
     let blobs = fetched
         .map_ok(|(read, bytes): (Read, Bytes)| {
@@ -283,12 +311,12 @@ pub(crate) async fn read_entry<W: AsyncWrite + Unpin + Send>(
         .try_flatten();
     let plaintexts = blobs
         .map_ok(|(ci, blob): (u32, Bytes)| {
-            let (keys, index, damaged) = (Arc::clone(keys), Arc::clone(&index), damaged.clone());
+            let (keys, damage) = (Arc::clone(keys), damage.clone());
             async move {
                 tokio::task::spawn_blocking(move || {
-                    let c = &index.chunks[ci as usize];
+                    let c = &damage.index.chunks[ci as usize];
                     blob::decode(&keys, &c.id, &blob, c.crc32, c.raw_len as usize)
-                        .map_err(|e| damaged(ci, e.to_string()))
+                        .map_err(|e| damage.chunk(ci, e.to_string()))
                 })
                 .await
                 .map_err(|e| Error::io("restore worker", std::io::Error::other(e)))?

@@ -118,6 +118,16 @@ impl Problem {
     }
 }
 
+/// Counts bytes fetched from storage.
+#[derive(Default)]
+struct FetchCounter(std::sync::atomic::AtomicU64);
+
+impl crate::progress::Progress for FetchCounter {
+    fn stored(&self, bytes: u64) {
+        self.0.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Repository {
     /// Verifies `backups` (every committed backup when empty).
     pub async fn verify(&self, backups: &[BackupId], mode: VerifyMode) -> Result<VerifyReport> {
@@ -216,6 +226,8 @@ impl Repository {
     async fn verify_deep(&self, ids: &[BackupId]) -> Result<VerifyReport> {
         let keys = Arc::clone(self.keys()?);
         let mut report = VerifyReport::default();
+        let fetched = FetchCounter::default();
+        let mut packs = std::collections::HashSet::new();
         for id in ids {
             report.backups += 1;
             let (index, body) = match self.manifest(id).await {
@@ -225,16 +237,19 @@ impl Repository {
                     continue;
                 }
             };
-            report.packs += index.packs.len() as u64;
+            packs.extend(index.packs.iter().map(|p| p.id));
             report.chunks += index.chunks.len() as u64;
             for entry in &body.entries {
                 let mut sink = tokio::io::sink();
-                match read_entry(self, &keys, id, &index, entry, &RestoreOptions::default(), &(), &mut sink).await {
-                    Ok(n) => report.bytes_read += n,
-                    Err(e) => report.problems.push(Problem::from_error(id, &entry.name, &e)),
+                if let Err(e) =
+                    read_entry(self, &keys, id, &index, entry, &RestoreOptions::default(), &fetched, &mut sink).await
+                {
+                    report.problems.push(Problem::from_error(id, &entry.name, &e));
                 }
             }
         }
+        report.packs = packs.len() as u64;
+        report.bytes_read = fetched.0.load(std::sync::atomic::Ordering::Relaxed);
         Ok(report)
     }
 
