@@ -7,9 +7,12 @@
 //! 3. **restore**: that backup, verified chunk by chunk and entry hash, to nowhere;
 //! 4. **backup 2**: after changing 1 % of the data in one contiguous region and appending 1 %.
 //!
-//! It prints MB/s, the ratio to the reference, stored and new bytes, and each phase's peak RSS
-//! (VmHWM, reset between phases). Targets (issue #3): backup ≥ 0.8 × reference; restore ≥ 1.5 ×
-//! backup; backup 2 stores ≤ 5 % of backup 1's bytes; peak RSS ≤ 256 MiB.
+//! Each phase runs in a child process of its own (the same program with `--phase`), so its peak
+//! RSS (VmHWM) is its own and not memory an earlier phase left with the allocator. It prints
+//! MB/s, the ratio to the reference, CPU time per GB (where the overhead is, independent of how
+//! busy the machine is), stored and new bytes, and peak RSS. Targets (issue #3): backup ≥ 0.8 ×
+//! reference; restore ≥ 1.5 × backup; backup 2 stores ≤ 5 % of backup 1's bytes; peak RSS ≤
+//! 256 MiB.
 //!
 //! Options: `--size N[KiB|MiB|GiB]` (default 1GiB), `--workers N` (default all cores),
 //! `--uploads N` (default 8), `--level N` (default 3), `--dir PATH` (repository parent directory,
@@ -21,12 +24,14 @@
 #[path = "support/dbdata.rs"]
 mod dbdata;
 
+use std::process::Command;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
-use tern_engine::{BackupOptions, InitOptions, KdfParams, Repository, RestoreOptions, UserKey};
+use tern_engine::{BackupId, BackupOptions, InitOptions, KdfParams, Repository, RestoreOptions, UserKey};
 use tern_storage::Location;
 
+#[derive(Clone)]
 struct Args {
     size: u64,
     workers: usize,
@@ -34,6 +39,9 @@ struct Args {
     level: i32,
     dir: std::path::PathBuf,
     keep: bool,
+    phase: Option<String>,
+    repo: Option<std::path::PathBuf>,
+    backup: Option<String>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -54,6 +62,9 @@ fn args() -> Result<Args, String> {
         level: 3,
         dir: std::env::temp_dir(),
         keep: false,
+        phase: None,
+        repo: None,
+        backup: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,15 +76,13 @@ fn args() -> Result<Args, String> {
             "--level" => a.level = value()?.parse().map_err(|_| "bad --level")?,
             "--dir" => a.dir = value()?.into(),
             "--keep" => a.keep = true,
+            "--phase" => a.phase = Some(value()?),
+            "--repo" => a.repo = Some(value()?.into()),
+            "--backup" => a.backup = Some(value()?),
             other => return Err(format!("unknown option {other}")),
         }
     }
     Ok(a)
-}
-
-/// Resets the peak-RSS counter (Linux); returns whether that worked.
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 fn peak_rss_mib() -> Option<f64> {
@@ -83,19 +92,25 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-struct Row {
-    phase: &'static str,
+/// CPU seconds (user + system) this process has used (Linux; USER_HZ is 100 by ABI).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// What a phase reports (one JSON line on the child's stdout).
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Measured {
     bytes: u64,
     secs: f64,
+    cpu: f64,
     stored: Option<u64>,
     new: Option<u64>,
     rss: Option<f64>,
-}
-
-impl Row {
-    fn mbps(&self) -> f64 {
-        self.bytes as f64 / 1e6 / self.secs
-    }
+    id: Option<String>,
 }
 
 /// zstd level 3 alone: the generator feeds 1 MiB blocks to `workers` threads.
@@ -145,145 +160,186 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn print_report(
-    rows: &[Row],
-    ratio: f64,
-    gen_mbps: f64,
-    first: &tern_engine::BackupStats,
-    second: &tern_engine::BackupStats,
-    peak_resets: bool,
-) {
-    let reference_mbps = rows[0].mbps();
-    println!("\n{:<36} {:>9} {:>8} {:>12} {:>12} {:>10}", "phase", "MB/s", "× ref", "stored", "new", "peak RSS");
-    for r in rows {
-        println!(
-            "{:<36} {:>9.0} {:>8.2} {:>12} {:>12} {:>10}",
-            r.phase,
-            r.mbps(),
-            r.mbps() / reference_mbps,
-            r.stored.map_or("-".into(), human),
-            r.new.map_or("-".into(), human),
-            r.rss.map_or("n/a".into(), |m| format!("{m:.0} MiB"))
-        );
-    }
-    println!("\n(generator alone: {gen_mbps:.0} MB/s single-threaded; compression ratio {ratio:.2}:1)");
-    let backup_ratio = rows[1].mbps() / reference_mbps;
-    let restore_ratio = rows[2].mbps() / rows[1].mbps();
-    let new_share = second.new_bytes as f64 / first.stored_bytes as f64;
-    let max_rss = rows[1..].iter().filter_map(|r| r.rss).fold(0.0, f64::max);
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
-    println!("targets:");
-    println!("  backup ≥ 0.80 × reference:        {backup_ratio:.2}  {}", verdict(backup_ratio >= 0.8));
-    println!("  restore ≥ 1.5 × backup:           {restore_ratio:.2}  {}", verdict(restore_ratio >= 1.5));
-    println!("  backup 2 new ≤ 5 % of backup 1:   {:.2} %  {}", new_share * 100.0, verdict(new_share <= 0.05));
-    if peak_resets {
-        println!("  peak RSS ≤ 256 MiB:               {max_rss:.0} MiB  {}", verdict(max_rss <= 256.0));
-    } else {
-        println!("  peak RSS: not measurable here (needs Linux /proc)");
-    }
+fn base_spec(args: &Args) -> dbdata::Spec {
+    dbdata::Spec { size: args.size, seed: 1, changed: None }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args()?;
-    let peak_resets = reset_peak();
-    let spec = dbdata::Spec { size: args.size, seed: 1, changed: None };
+/// 1 % of the pages changed in one contiguous region, and 1 % appended.
+fn changed_spec(args: &Args) -> dbdata::Spec {
     let pages = args.size / dbdata::PAGE as u64;
-    println!(
-        "bench_engine: {} of database-like pages, {} CPU workers, {} uploads, zstd level {}, AES-256-GCM on",
-        human(args.size),
-        args.workers,
-        args.uploads,
-        args.level
-    );
+    dbdata::Spec { size: args.size + args.size / 100, seed: 1, changed: Some((pages * 2 / 5, (pages / 100).max(1), 2)) }
+}
 
-    let mut rows = Vec::new();
-
-    // 0. The generator alone, for context.
-    let start = Instant::now();
-    let mut scratch = vec![0u8; dbdata::PAGE];
-    for n in 0..pages.min(16384) {
-        dbdata::page(&spec, n, &mut scratch);
-    }
-    let gen_mbps = pages.min(16384) as f64 * dbdata::PAGE as f64 / 1e6 / start.elapsed().as_secs_f64();
-
-    // 1. Reference.
-    reset_peak();
-    let start = Instant::now();
-    let (logical, compressed) = tokio::task::spawn_blocking(move || reference(spec, args.workers, args.level)).await?;
-    rows.push(Row {
-        phase: "zstd-3 alone (reference)",
-        bytes: logical,
-        secs: start.elapsed().as_secs_f64(),
-        stored: Some(compressed),
-        new: None,
-        rss: peak_rss_mib(),
-    });
-
-    // 2. Full backup.
-    let dir = args.dir.join(format!("tern-bench-{}", std::process::id()));
-    let store = Location::local(&dir).open()?;
+async fn open_repo(args: &Args) -> Result<Repository, Box<dyn std::error::Error>> {
+    let dir = args.repo.as_ref().ok_or("--repo is required")?;
+    let store = Location::local(dir).open()?;
     let key = UserKey::passphrase("bench");
-    let repo =
-        Repository::init(store, InitOptions { kdf: KdfParams::insecure_fast(), ..InitOptions::encrypted(key) }).await?;
+    Ok(match Repository::open(store.clone(), Some(&key)).await {
+        Ok(repo) => repo,
+        Err(tern_engine::Error::NotARepository { .. }) => {
+            Repository::init(store, InitOptions { kdf: KdfParams::insecure_fast(), ..InitOptions::encrypted(key) })
+                .await?
+        }
+        Err(e) => return Err(e.into()),
+    })
+}
+
+/// Runs one phase in this process and prints its measurement.
+async fn run_phase(args: &Args, phase: &str) -> Result<(), Box<dyn std::error::Error>> {
     let options = BackupOptions {
         level: args.level,
         cpu_workers: args.workers,
         upload_concurrency: args.uploads,
         ..BackupOptions::default()
     };
-    reset_peak();
-    let start = Instant::now();
-    let mut writer = repo.backup("bench").options(options.clone()).start().await?;
-    writer.add_entry("data", dbdata::Reader::new(spec), None).await?;
-    let first = writer.commit().await?;
-    rows.push(Row {
-        phase: "backup (full)",
-        bytes: first.stats.logical_bytes,
-        secs: start.elapsed().as_secs_f64(),
-        stored: Some(first.stats.stored_bytes),
-        new: Some(first.stats.new_bytes),
-        rss: peak_rss_mib(),
-    });
+    let (start, cpu0) = (Instant::now(), cpu_secs());
+    let mut m = Measured::default();
+    match phase {
+        "reference" => {
+            let (workers, level, spec) = (args.workers, args.level, base_spec(args));
+            let (logical, compressed) = tokio::task::spawn_blocking(move || reference(spec, workers, level)).await?;
+            m.bytes = logical;
+            m.stored = Some(compressed);
+        }
+        "backup" | "backup2" => {
+            let repo = open_repo(args).await?;
+            let mut builder = repo.backup("bench").options(options);
+            let spec = if phase == "backup" {
+                base_spec(args)
+            } else {
+                builder = builder.parent(args.backup.as_deref().ok_or("--backup is required")?.parse::<BackupId>()?);
+                changed_spec(args)
+            };
+            let mut writer = builder.start().await?;
+            writer.add_entry("data", dbdata::Reader::new(spec), None).await?;
+            let record = writer.commit().await?;
+            m.bytes = record.stats.logical_bytes;
+            m.stored = Some(record.stats.stored_bytes);
+            m.new = Some(record.stats.new_bytes);
+            m.id = Some(record.id.to_string());
+        }
+        "restore" => {
+            let repo = open_repo(args).await?;
+            let id: BackupId = args.backup.as_deref().ok_or("--backup is required")?.parse()?;
+            m.bytes = repo
+                .restore(&id)
+                .options(RestoreOptions { cpu_workers: args.workers, ..RestoreOptions::default() })
+                .to_writer(tokio::io::sink())
+                .await?;
+        }
+        other => return Err(format!("unknown phase {other}").into()),
+    }
+    m.secs = start.elapsed().as_secs_f64();
+    m.cpu = cpu_secs() - cpu0;
+    m.rss = peak_rss_mib();
+    println!("{}", serde_json::to_string(&m)?);
+    Ok(())
+}
 
-    // 3. Restore.
-    reset_peak();
-    let start = Instant::now();
-    let restored = repo
-        .restore(&first.id)
-        .options(RestoreOptions { cpu_workers: args.workers, ..RestoreOptions::default() })
-        .to_writer(tokio::io::sink())
-        .await?;
-    rows.push(Row {
-        phase: "restore (verified)",
-        bytes: restored,
-        secs: start.elapsed().as_secs_f64(),
-        stored: None,
-        new: None,
-        rss: peak_rss_mib(),
-    });
+/// Runs one phase in a child process.
+fn child(
+    args: &Args,
+    phase: &str,
+    repo: &std::path::Path,
+    backup: Option<&str>,
+) -> Result<Measured, Box<dyn std::error::Error>> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["--phase", phase, "--size", &args.size.to_string(), "--workers", &args.workers.to_string()])
+        .args(["--uploads", &args.uploads.to_string(), "--level", &args.level.to_string()])
+        .arg("--repo")
+        .arg(repo);
+    if let Some(b) = backup {
+        cmd.args(["--backup", b]);
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(format!("phase {phase} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let line = String::from_utf8(out.stdout)?.lines().last().unwrap_or_default().to_owned();
+    Ok(serde_json::from_str(&line)?)
+}
 
-    // 4. 1 % changed in one region, 1 % appended.
-    let changed_pages = (pages / 100).max(1);
-    let spec2 =
-        dbdata::Spec { size: args.size + args.size / 100, seed: 1, changed: Some((pages * 2 / 5, changed_pages, 2)) };
-    reset_peak();
-    let start = Instant::now();
-    let mut writer = repo.backup("bench").parent(first.id.clone()).options(options).start().await?;
-    writer.add_entry("data", dbdata::Reader::new(spec2), None).await?;
-    let second = writer.commit().await?;
-    rows.push(Row {
-        phase: "backup (1% changed + 1% appended)",
-        bytes: second.stats.logical_bytes,
-        secs: start.elapsed().as_secs_f64(),
-        stored: Some(second.stats.stored_bytes),
-        new: Some(second.stats.new_bytes),
-        rss: peak_rss_mib(),
-    });
+fn print_report(rows: &[(&str, Measured)], ratio: f64, gen_mbps: f64) {
+    let mbps = |m: &Measured| m.bytes as f64 / 1e6 / m.secs;
+    let cpu_per_gb = |m: &Measured| m.cpu / (m.bytes as f64 / 1e9);
+    let reference = mbps(&rows[0].1);
+    println!(
+        "\n{:<36} {:>8} {:>7} {:>10} {:>11} {:>11} {:>9}",
+        "phase", "MB/s", "× ref", "CPU s/GB", "stored", "new", "peak RSS"
+    );
+    for (phase, m) in rows {
+        println!(
+            "{:<36} {:>8.0} {:>7.2} {:>10.2} {:>11} {:>11} {:>9}",
+            phase,
+            mbps(m),
+            mbps(m) / reference,
+            cpu_per_gb(m),
+            m.stored.map_or("-".into(), human),
+            m.new.map_or("-".into(), human),
+            m.rss.map_or("n/a".into(), |r| format!("{r:.0} MiB"))
+        );
+    }
+    println!("\n(generator alone: {gen_mbps:.0} MB/s on one thread; zstd-3 compression ratio {ratio:.2}:1)");
+    let (backup, restore, second) = (&rows[1].1, &rows[2].1, &rows[3].1);
+    let backup_ratio = mbps(backup) / reference;
+    let restore_ratio = mbps(restore) / mbps(backup);
+    let new_share = second.new.unwrap_or(0) as f64 / backup.stored.unwrap_or(1) as f64;
+    let max_rss = rows[1..].iter().filter_map(|(_, m)| m.rss).fold(0.0, f64::max);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!("targets:");
+    println!("  backup ≥ 0.80 × reference:        {backup_ratio:.2}  {}", verdict(backup_ratio >= 0.8));
+    println!("  restore ≥ 1.5 × backup:           {restore_ratio:.2}  {}", verdict(restore_ratio >= 1.5));
+    println!("  backup 2 new ≤ 5 % of backup 1:   {:.2} %  {}", new_share * 100.0, verdict(new_share <= 0.05));
+    println!("  peak RSS ≤ 256 MiB:               {max_rss:.0} MiB  {}", verdict(max_rss <= 256.0));
+    println!(
+        "CPU beyond compression: backup uses {:.2} CPU s/GB, zstd alone {:.2} (+{:.0} %)",
+        cpu_per_gb(backup),
+        cpu_per_gb(&rows[0].1),
+        100.0 * (cpu_per_gb(backup) / cpu_per_gb(&rows[0].1) - 1.0)
+    );
+}
 
-    print_report(&rows, logical as f64 / compressed as f64, gen_mbps, &first.stats, &second.stats, peak_resets);
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = args()?;
+    if let Some(phase) = args.phase.clone() {
+        return run_phase(&args, &phase).await;
+    }
+    println!(
+        "bench_engine: {} of database-like pages, {} CPU workers, {} uploads, zstd level {}, AES-256-GCM on, \
+         local-folder repository with fsync",
+        human(args.size),
+        args.workers,
+        args.uploads,
+        args.level
+    );
+    let start = Instant::now();
+    let mut scratch = vec![0u8; dbdata::PAGE];
+    let spec = base_spec(&args);
+    for n in 0..16384 {
+        dbdata::page(&spec, n, &mut scratch);
+    }
+    let gen_mbps = 16384.0 * dbdata::PAGE as f64 / 1e6 / start.elapsed().as_secs_f64();
+
+    let repo = args.dir.join(format!("tern-bench-{}", std::process::id()));
+    let reference = child(&args, "reference", &repo, None)?;
+    let ratio = reference.bytes as f64 / reference.stored.unwrap_or(1) as f64;
+    let first = child(&args, "backup", &repo, None)?;
+    let id = first.id.clone().ok_or("backup reported no id")?;
+    let restore = child(&args, "restore", &repo, Some(&id))?;
+    let second = child(&args, "backup2", &repo, Some(&id))?;
+    print_report(
+        &[
+            ("zstd-3 alone (reference)", reference),
+            ("backup (full)", first),
+            ("restore (verified)", restore),
+            ("backup (1% changed + 1% appended)", second),
+        ],
+        ratio,
+        gen_mbps,
+    );
     if !args.keep {
-        std::fs::remove_dir_all(&dir)?;
+        std::fs::remove_dir_all(&repo)?;
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ use crate::id::{BackupId, ChunkId, PackId, check_service_name};
 use crate::keys::KeyRing;
 use crate::manifest::{self, ChunkRef, Entry, ManifestBody, ManifestIndex, PackRef};
 use crate::pack::{PackBuilder, PackEntry, pack_path};
+use crate::pool::CpuPool;
 use crate::progress::Progress;
 use crate::record::{BackupRecord, BackupStats};
 use crate::repo::Repository;
@@ -150,11 +151,13 @@ impl BackupBuilder {
             }
         }
         let (blob_tx, blob_rx) = mpsc::channel(2 * self.options.cpu_workers);
+        let pool = CpuPool::new(self.options.cpu_workers, "backup")?;
         let packer = AbortOnDrop(tokio::spawn(run_packer(
             self.repo.clone(),
             blob_rx,
             self.options.clone(),
             Arc::clone(&self.progress),
+            pool.clone(),
         )));
         Ok(BackupWriter {
             id: BackupId::new(),
@@ -174,6 +177,7 @@ impl BackupBuilder {
             order_index: HashMap::new(),
             blob_tx,
             packer,
+            pool,
         })
     }
 }
@@ -217,6 +221,7 @@ pub struct BackupWriter {
     order_index: HashMap<ChunkId, u32>,
     blob_tx: mpsc::Sender<NewBlob>,
     packer: AbortOnDrop<Result<Vec<SealedUpload>>>,
+    pool: CpuPool,
 }
 
 /// A task that is stopped if its handle is dropped (a writer abandoned without `finish`
@@ -268,12 +273,14 @@ impl BackupWriter {
         });
         let level = self.options.level;
         let (keys, known, sent) = (Arc::clone(&self.keys), Arc::clone(&self.known), Arc::clone(&self.sent));
+        let pool = self.pool.clone();
         let processed = chunks
             .map_err(|e| Error::io(format!("reading entry `{name}`"), e))
             .map_ok(move |data: Bytes| {
-                let (keys, known, sent) = (Arc::clone(&keys), Arc::clone(&known), Arc::clone(&sent));
+                let (keys, known, sent, pool) =
+                    (Arc::clone(&keys), Arc::clone(&known), Arc::clone(&sent), pool.clone());
                 async move {
-                    tokio::task::spawn_blocking(move || {
+                    pool.run(move || {
                         let id = keys.chunk_id(&data);
                         // Skips compressing what is already stored or sent; the consumer makes
                         // the final decision, in order.
@@ -287,10 +294,9 @@ impl BackupWriter {
                         }
                     })
                     .await
-                    .map_err(|e| Error::io("chunk worker", std::io::Error::other(e)))
                 }
             })
-            .try_buffered(self.options.cpu_workers);
+            .try_buffered(2 * self.options.cpu_workers);
         let mut processed = std::pin::pin!(processed);
 
         // The entry's plaintext hash runs on its own thread, fed in order.
@@ -509,6 +515,7 @@ async fn run_packer(
     mut rx: mpsc::Receiver<NewBlob>,
     options: BackupOptions,
     progress: Arc<dyn Progress>,
+    pool: CpuPool,
 ) -> Result<Vec<SealedUpload>> {
     let slots = Arc::new(Semaphore::new(options.upload_concurrency));
     let mut uploads: JoinSet<Result<SealedUpload>> = JoinSet::new();
@@ -527,12 +534,10 @@ async fn run_packer(
         if (full || blob.is_none()) && !builder.is_empty() {
             let sealed = std::mem::replace(&mut builder, PackBuilder::new(options.pack_size + (4 << 20)));
             let permit = Arc::clone(&slots).acquire_owned().await.expect("semaphore is never closed");
-            let (repo, progress) = (repo.clone(), Arc::clone(&progress));
+            let (repo, progress, pool) = (repo.clone(), Arc::clone(&progress), pool.clone());
             uploads.spawn(async move {
                 let _permit = permit;
-                let pack = tokio::task::spawn_blocking(move || sealed.seal())
-                    .await
-                    .map_err(|e| Error::io("sealing pack", std::io::Error::other(e)))?;
+                let pack = pool.run(move || sealed.seal()).await?;
                 let path = pack_path(&pack.id);
                 let size = pack.bytes.len() as u64;
                 match repo.store.put_opts(&path, pack.bytes.clone().into(), PutMode::Create.into()).await {

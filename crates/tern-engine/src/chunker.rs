@@ -24,9 +24,11 @@ pub struct ChunkerParams {
 }
 
 impl Default for ChunkerParams {
-    /// 256 KiB / 1 MiB / 4 MiB.
+    /// 512 KiB / 1 MiB / 4 MiB. FastCDC skips the first `min` bytes of every chunk, so a larger
+    /// minimum scans less: 512 KiB scans half of an average chunk where 256 KiB scanned three
+    /// quarters, for the same dedup on database data (measured by `bench_engine`).
     fn default() -> Self {
-        Self { min: 256 << 10, avg: 1 << 20, max: 4 << 20 }
+        Self { min: 512 << 10, avg: 1 << 20, max: 4 << 20 }
     }
 }
 

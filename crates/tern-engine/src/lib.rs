@@ -63,6 +63,7 @@ mod id;
 mod keys;
 pub mod manifest;
 pub mod pack;
+mod pool;
 mod progress;
 mod record;
 mod repo;

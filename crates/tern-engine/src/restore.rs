@@ -24,6 +24,7 @@ use crate::id::BackupId;
 use crate::keys::KeyRing;
 use crate::manifest::{Entry, ManifestIndex};
 use crate::pack::pack_path;
+use crate::pool::CpuPool;
 use crate::progress::Progress;
 use crate::repo::Repository;
 
@@ -111,6 +112,7 @@ impl Restore {
     /// backup's only entry. Returns the bytes written.
     pub async fn to_writer<W: AsyncWrite + Unpin + Send>(self, mut writer: W) -> Result<u64> {
         let (keys, index, entries) = self.selected().await?;
+        let pool = CpuPool::new(self.options.cpu_workers, "restore")?;
         let [entry] = entries.as_slice() else {
             return Err(Error::InvalidArgument(format!(
                 "backup {} has {} entries ({}); choose one, or restore to a directory",
@@ -119,8 +121,18 @@ impl Restore {
                 abbreviate(entries.iter().map(|e| e.name.as_str()))
             )));
         };
-        let n = read_entry(&self.repo, &keys, &self.backup, &index, entry, &self.options, &*self.progress, &mut writer)
-            .await?;
+        let n = read_entry(
+            &self.repo,
+            &keys,
+            &self.backup,
+            &index,
+            entry,
+            &self.options,
+            &pool,
+            &*self.progress,
+            &mut writer,
+        )
+        .await?;
         writer.flush().await.map_err(|e| Error::io("flushing output", e))?;
         Ok(n)
     }
@@ -129,6 +141,7 @@ impl Restore {
     /// written beside its final name and renamed into place only once its hash checks out.
     pub async fn to_directory(self, dir: &FsPath) -> Result<u64> {
         let (keys, index, entries) = self.selected().await?;
+        let pool = CpuPool::new(self.options.cpu_workers, "restore")?;
         let mut total = 0;
         for entry in &entries {
             let target = safe_join(dir, &entry.name)?;
@@ -142,9 +155,18 @@ impl Restore {
                 .await
                 .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
             let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
-            let written =
-                read_entry(&self.repo, &keys, &self.backup, &index, entry, &self.options, &*self.progress, &mut out)
-                    .await;
+            let written = read_entry(
+                &self.repo,
+                &keys,
+                &self.backup,
+                &index,
+                entry,
+                &self.options,
+                &pool,
+                &*self.progress,
+                &mut out,
+            )
+            .await;
             let written = match written {
                 Ok(n) => n,
                 Err(e) => {
@@ -289,6 +311,7 @@ pub(crate) async fn read_entry<W: AsyncWrite + Unpin + Send>(
     index: &ManifestIndex,
     entry: &Entry,
     options: &RestoreOptions,
+    pool: &CpuPool,
     progress: &dyn Progress,
     writer: &mut W,
 ) -> Result<u64> {
@@ -311,15 +334,14 @@ pub(crate) async fn read_entry<W: AsyncWrite + Unpin + Send>(
         .try_flatten();
     let plaintexts = blobs
         .map_ok(|(ci, blob): (u32, Bytes)| {
-            let (keys, damage) = (Arc::clone(keys), damage.clone());
+            let (keys, damage, pool) = (Arc::clone(keys), damage.clone(), pool.clone());
             async move {
-                tokio::task::spawn_blocking(move || {
+                pool.run(move || {
                     let c = &damage.index.chunks[ci as usize];
                     blob::decode(&keys, &c.id, &blob, c.crc32, c.raw_len as usize)
                         .map_err(|e| damage.chunk(ci, e.to_string()))
                 })
-                .await
-                .map_err(|e| Error::io("restore worker", std::io::Error::other(e)))?
+                .await?
             }
         })
         .try_buffered(options.cpu_workers.max(1));

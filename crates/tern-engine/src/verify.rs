@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::id::{BackupId, ChunkId, PackId};
 use crate::manifest::ChunkRef;
 use crate::pack::pack_path;
+use crate::pool::CpuPool;
 use crate::repo::Repository;
 use crate::restore::{RestoreOptions, read_entry};
 
@@ -162,9 +163,10 @@ impl Repository {
                 Err(e) => report.problems.push(Problem::of_backup(id, e.to_string())),
             }
         }
+        let pool = CpuPool::new(RestoreOptions::default().cpu_workers, "verify")?;
         let results: Vec<(u64, u64, Vec<Problem>)> = futures::stream::iter(packs)
             .map(|(pack, (size, blobs))| {
-                let store = Arc::clone(&self.store);
+                let (store, pool) = (Arc::clone(&self.store), pool.clone());
                 async move {
                     let path = pack_path(&pack);
                     let bytes = match store.get(&path).await {
@@ -189,7 +191,7 @@ impl Repository {
                             )],
                         );
                     }
-                    tokio::task::spawn_blocking(move || {
+                    pool.run(move || {
                         let mut problems = Vec::new();
                         if blake3::hash(&bytes).as_bytes() != &pack.0 {
                             problems.push(Problem::of_pack(pack, None, "content does not match its id (damaged)"));
@@ -227,6 +229,8 @@ impl Repository {
         let keys = Arc::clone(self.keys()?);
         let mut report = VerifyReport::default();
         let fetched = FetchCounter::default();
+        let options = RestoreOptions::default();
+        let pool = CpuPool::new(options.cpu_workers, "verify")?;
         let mut packs = std::collections::HashSet::new();
         for id in ids {
             report.backups += 1;
@@ -241,9 +245,7 @@ impl Repository {
             report.chunks += index.chunks.len() as u64;
             for entry in &body.entries {
                 let mut sink = tokio::io::sink();
-                if let Err(e) =
-                    read_entry(self, &keys, id, &index, entry, &RestoreOptions::default(), &fetched, &mut sink).await
-                {
+                if let Err(e) = read_entry(self, &keys, id, &index, entry, &options, &pool, &fetched, &mut sink).await {
                     report.problems.push(Problem::from_error(id, &entry.name, &e));
                 }
             }
@@ -256,6 +258,7 @@ impl Repository {
     async fn verify_sample(&self, ids: &[BackupId], pct: f64) -> Result<VerifyReport> {
         let keys = Arc::clone(self.keys()?);
         let mut report = VerifyReport::default();
+        let pool = CpuPool::new(RestoreOptions::default().cpu_workers, "verify")?;
         for id in ids {
             report.backups += 1;
             let (index, body) = match self.manifest(id).await {
@@ -277,7 +280,8 @@ impl Repository {
             let index = Arc::new(index);
             let results: Vec<(u64, Option<Problem>)> = futures::stream::iter(chosen)
                 .map(|ci| {
-                    let (store, keys, index) = (Arc::clone(&self.store), Arc::clone(&keys), Arc::clone(&index));
+                    let (store, keys, index, pool) =
+                        (Arc::clone(&self.store), Arc::clone(&keys), Arc::clone(&index), pool.clone());
                     let entry = owner.get(&ci).map(|s| (*s).to_owned());
                     let id = id.clone();
                     async move {
@@ -309,10 +313,8 @@ impl Repository {
                             Err(e) => return (0, Some(problem(format!("cannot read: {e}")))),
                         };
                         let n = blob.len() as u64;
-                        let checked = tokio::task::spawn_blocking(move || {
-                            blob::decode(&keys, &c.id, &blob, c.crc32, c.raw_len as usize)
-                        })
-                        .await;
+                        let checked =
+                            pool.run(move || blob::decode(&keys, &c.id, &blob, c.crc32, c.raw_len as usize)).await;
                         match checked {
                             Ok(Ok(_)) => (n, None),
                             Ok(Err(e)) => (n, Some(problem(format!("{e} (offset {})", c.offset)))),
