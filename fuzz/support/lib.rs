@@ -1,11 +1,16 @@
 //! Shared set-up for the fuzz targets: key rings of an encrypted and an unencrypted repository.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tern_engine::{InitOptions, KdfParams, KeyRing, Repository, UserKey};
 
-/// (encrypted, unencrypted) key rings of two fresh in-memory repositories.
+/// (encrypted, unencrypted) key rings of two in-memory repositories, made once per process.
 pub fn key_rings() -> (Arc<KeyRing>, Arc<KeyRing>) {
+    static RINGS: OnceLock<(Arc<KeyRing>, Arc<KeyRing>)> = OnceLock::new();
+    RINGS.get_or_init(make).clone()
+}
+
+fn make() -> (Arc<KeyRing>, Arc<KeyRing>) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(async {
         let make = |name: &str, options: InitOptions| {

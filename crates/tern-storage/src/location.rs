@@ -312,7 +312,7 @@ impl Location {
                 return Err(bad(&format!("did you mean `{scheme}://…`? (a location URL has `://` after the scheme)")));
             }
             let path = std::path::absolute(input).map_err(|e| bad(&format!("cannot make the path absolute: {e}")))?;
-            return Ok(Self::local(path));
+            return Ok(Self::local(normalize(&path)));
         }
         let url = Url::parse(input).map_err(|e| bad(&e.to_string()))?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -341,7 +341,7 @@ impl Location {
                 if !(host.is_empty() || host == "localhost") {
                     return Err(bad("a file URL cannot name a remote host (use file:///absolute/path)"));
                 }
-                Target::Local(url.to_file_path().map_err(|()| bad("not an absolute file path"))?)
+                Target::Local(normalize(&url.to_file_path().map_err(|()| bad("not an absolute file path"))?))
             }
             "memory" => {
                 if host.is_empty() {
@@ -369,7 +369,7 @@ impl Location {
     /// A local-directory location; a relative path is taken from the current directory.
     pub fn local(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        let path = std::path::absolute(&path).unwrap_or(path);
+        let path = normalize(&std::path::absolute(&path).unwrap_or(path));
         Self { target: Target::Local(path), options: StoreOptions::default(), credentials: Credentials::Environment }
     }
 
@@ -619,6 +619,23 @@ fn scrub_byte_lists(message: &str) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// Resolves `.` and `..` lexically, so one directory has one spelling (`/a/b/..` is `/a`), as
+/// in the `file://` URL it displays as.
+fn normalize(path: &FsPath) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
     out
 }
 

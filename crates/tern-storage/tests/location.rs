@@ -827,3 +827,17 @@ fn bad_conditional_put_is_refused_when_parsed() {
     let err = Location::parse("s3://bucket/p?endpoint=localhost:9000").unwrap_err();
     assert_eq!(err.to_string(), "invalid option `endpoint` for `s3://bucket/p`: expected an http:// or https:// URL");
 }
+
+/// Found by fuzzing: `..` in a local path gave one directory two spellings.
+#[test]
+fn dot_dot_in_local_paths_is_resolved() {
+    let cwd = std::env::current_dir().unwrap();
+    let parent = cwd.parent().unwrap();
+    for input in ["..", "./..", "../x/..", &format!("{}/..", cwd.display()), &format!("file://{}/./..", cwd.display())]
+    {
+        let location = Location::parse(input).unwrap();
+        assert_eq!(location.local_path(), Some(parent), "{input}");
+        assert_eq!(Location::parse(&location.to_string()).unwrap(), location, "{input}");
+    }
+    assert_eq!(Location::local(cwd.join("a/../b")).local_path(), Some(cwd.join("b").as_path()));
+}

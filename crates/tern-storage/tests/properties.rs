@@ -134,9 +134,14 @@ proptest! {
         prop_assert_eq!(again.to_string(), shown);
     }
 
-    /// Parsing arbitrary text never panics.
+    /// Parsing arbitrary text never panics, and whatever parses displays as a location that
+    /// parses back to the same place (one location, one spelling).
     #[test]
-    fn location_parsing_never_panics(text in "\\PC{0,60}") {
-        let _ = Location::parse(&text);
+    fn parsed_locations_display_and_parse_back(text in "\\PC{0,60}|(\\.\\.?/)*[a-z./]{0,12}") {
+        if let Ok(location) = Location::parse(&text) {
+            let shown = location.to_string();
+            let again = Location::parse(&shown).unwrap();
+            prop_assert_eq!(again.to_string(), shown);
+        }
     }
 }
