@@ -55,7 +55,7 @@ fn stages(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("chunker (32 MiB)");
     g.throughput(Throughput::Bytes(stream.len() as u64)).sample_size(10);
-    g.bench_function("FastCDC 256K/1M/4M", |b| {
+    g.bench_function("FastCDC, default sizes 512K/1M/4M", |b| {
         b.to_async(&rt).iter(|| async {
             let mut chunker = tern_engine::Chunker::new(&stream[..], ChunkerParams::default());
             let mut n = 0;
