@@ -86,18 +86,9 @@ fn run(cmd: impl BorrowMut<Command>) -> Run {
     run_with(cmd, b"")
 }
 
-/// Deterministic incompressible bytes (xorshift), so chunk boundaries are the same every run.
+/// Deterministic incompressible bytes, so chunk boundaries are the same every run.
 fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    tern_storage::testing::conformance::pattern(len, seed).to_vec()
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

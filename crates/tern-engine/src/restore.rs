@@ -108,6 +108,17 @@ impl Restore {
         Ok((keys, index, entries))
     }
 
+    async fn read<W: AsyncWrite + Unpin + Send>(
+        &self,
+        keys: &Arc<KeyRing>,
+        index: &ManifestIndex,
+        entry: &Entry,
+        pool: &CpuPool,
+        writer: &mut W,
+    ) -> Result<u64> {
+        read_entry(&self.repo, keys, &self.backup, index, entry, &self.options, pool, &*self.progress, writer).await
+    }
+
     /// Writes one entry to `writer`: the one chosen with [`entry`](Self::entry), or the
     /// backup's only entry. Returns the bytes written.
     pub async fn to_writer<W: AsyncWrite + Unpin + Send>(self, mut writer: W) -> Result<u64> {
@@ -121,18 +132,7 @@ impl Restore {
                 abbreviate(entries.iter().map(|e| e.name.as_str()))
             )));
         };
-        let n = read_entry(
-            &self.repo,
-            &keys,
-            &self.backup,
-            &index,
-            entry,
-            &self.options,
-            &pool,
-            &*self.progress,
-            &mut writer,
-        )
-        .await?;
+        let n = self.read(&keys, &index, entry, &pool, &mut writer).await?;
         writer.flush().await.map_err(|e| Error::io("flushing output", e))?;
         Ok(n)
     }
@@ -155,18 +155,7 @@ impl Restore {
                 .await
                 .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
             let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
-            let written = read_entry(
-                &self.repo,
-                &keys,
-                &self.backup,
-                &index,
-                entry,
-                &self.options,
-                &pool,
-                &*self.progress,
-                &mut out,
-            )
-            .await;
+            let written = self.read(&keys, &index, entry, &pool, &mut out).await;
             let written = match written {
                 Ok(n) => n,
                 Err(e) => {
