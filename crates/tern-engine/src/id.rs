@@ -1,4 +1,4 @@
-//! Typed identifiers.
+//! Typed identifiers of the engine's objects (backup ids live in `tern-catalog`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -65,79 +65,4 @@ hash_id!(
     PackId
 );
 
-/// A backup: time-sortable (`20261121T114500.123Z-3f9a2c1b`), unique, and safe in object names.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct BackupId(String);
-
-impl BackupId {
-    /// A new id for a backup starting now.
-    pub fn new() -> Self {
-        Self::at(chrono::Utc::now())
-    }
-
-    /// A new id for a backup starting at `time`.
-    pub fn at(time: chrono::DateTime<chrono::Utc>) -> Self {
-        Self(format!("{}-{:08x}", time.format("%Y%m%dT%H%M%S%.3fZ"), rand::random::<u32>()))
-    }
-
-    /// The id's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for BackupId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for BackupId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for BackupId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BackupId({})", self.0)
-    }
-}
-
-impl FromStr for BackupId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-            && !s.starts_with('.');
-        if ok { Ok(Self(s.to_owned())) } else { Err(format!("`{s}` is not a backup id")) }
-    }
-}
-
-impl TryFrom<String> for BackupId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<BackupId> for String {
-    fn from(id: BackupId) -> String {
-        id.0
-    }
-}
-
-/// Checks a service name: 1–64 characters of `[A-Za-z0-9._-]`, not starting with `.`.
-pub fn check_service_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{name}` is not a service name (1-64 of A-Z a-z 0-9 . _ -, not starting with `.`)"))
-    }
-}
+pub use tern_catalog::{BackupId, check_service_name};
