@@ -66,7 +66,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// ([`crate::CatalogExt`]) is derived from them.
 #[async_trait]
 pub trait Catalog: Send + Sync + fmt::Debug {
-    /// Creates `key`; [`Error::Exists`] if it is there.
+    /// Creates `key`; [`Error::Exists`] if it is there with other content. Creating it again
+    /// with the *same* content succeeds (a retried create whose first attempt landed).
     async fn create(&self, key: &str, body: Bytes) -> Result<Version>;
     /// Reads `key`, with its version.
     async fn read(&self, key: &str) -> Result<Option<(Bytes, Version)>>;
@@ -104,8 +105,8 @@ impl MemoryCatalog {
 impl Catalog for MemoryCatalog {
     async fn create(&self, key: &str, body: Bytes) -> Result<Version> {
         let mut docs = self.docs.lock().unwrap_or_else(PoisonError::into_inner);
-        if docs.contains_key(key) {
-            return Err(Error::Exists(key.to_owned()));
+        if let Some((existing, v)) = docs.get(key) {
+            return if *existing == body { Ok(Version(v.to_string())) } else { Err(Error::Exists(key.to_owned())) };
         }
         let v = self.version();
         docs.insert(key.to_owned(), (body, v));
@@ -137,7 +138,11 @@ impl Catalog for MemoryCatalog {
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>> {
         let docs = self.docs.lock().unwrap_or_else(PoisonError::into_inner);
-        let prefix = format!("{}/", prefix.trim_end_matches('/'));
+        // The root ("") holds every key, as in a store.
+        let prefix = match prefix.trim_matches('/') {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
         Ok(docs.keys().filter(|k| k.starts_with(&prefix)).cloned().collect())
     }
 }
@@ -182,9 +187,12 @@ fn storage<'a>(op: &'static str, key: &'a str) -> impl FnOnce(object_store::Erro
 #[async_trait]
 impl Catalog for StoreCatalog {
     async fn create(&self, key: &str, body: Bytes) -> Result<Version> {
-        match self.store.put_opts(&Path::from(key), body.into(), PutMode::Create.into()).await {
+        match self.store.put_opts(&Path::from(key), body.clone().into(), PutMode::Create.into()).await {
             Ok(put) => Ok(encode_version(put.e_tag, put.version)),
-            Err(object_store::Error::AlreadyExists { .. }) => Err(Error::Exists(key.to_owned())),
+            Err(object_store::Error::AlreadyExists { .. }) => match self.read(key).await? {
+                Some((existing, version)) if existing == body => Ok(version),
+                _ => Err(Error::Exists(key.to_owned())),
+            },
             Err(e) => Err(storage("create", key)(e)),
         }
     }

@@ -124,6 +124,7 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
 }
 
 /// Keys of `kind` documents (`backups`, `logs`, …) of one service or of all.
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // this crate writes `.json`, lower case
 async fn kind_keys<C: Catalog + ?Sized>(catalog: &C, service: Option<&str>, kind: &str) -> Result<Vec<String>> {
     let prefix = match service {
         Some(s) => format!("{}/{kind}", service_dir(s)?),

@@ -145,6 +145,36 @@ pub struct LsArgs {
     /// Only this service's backups.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
+
+    /// Only this kind (full, incremental, dump, log).
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Option<tern_catalog::BackupKind>,
+
+    /// Only this state (scheduled, running, succeeded, failed).
+    #[arg(long, value_parser = ["scheduled", "running", "succeeded", "failed"])]
+    pub status: Option<String>,
+
+    /// Only backups started at or after this time (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only backups started before this time (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Page number (from 1).
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+
+    /// Backups per page (1-1000).
+    #[arg(long, default_value_t = 50)]
+    pub page_size: u32,
+}
+
+/// Parses a backup kind.
+pub fn parse_kind(s: &str) -> Result<tern_catalog::BackupKind, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}` is not a kind (full, incremental, dump, log)"))
 }
 
 #[derive(Debug, Args)]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tern_engine::{
-    BackupOptions, BackupRecord, BackupWriter, Cipher, GcOptions, InitOptions, KdfParams, Repository, UserKey,
-    VerifyMode,
+    BackupOptions, BackupRecord, BackupSummary, BackupWriter, Cipher, GcOptions, InitOptions, KdfParams, Repository,
+    UserKey, VerifyMode,
 };
 use tern_storage::Location;
 use tern_storage::object_store::ObjectStore;
@@ -209,13 +209,22 @@ pub async fn backup(ctx: &Ctx, args: BackupArgs) -> Result {
     }
     let result = async {
         let mut writer = builder.start().await?;
-        match &args.name {
-            Some(name) if args.stdin => writer.add_entry(name, tokio::io::stdin(), None).await?,
-            _ => {
-                for path in &args.paths {
-                    add_path(&mut writer, path).await?;
+        let added = async {
+            match &args.name {
+                Some(name) if args.stdin => writer.add_entry(name, tokio::io::stdin(), None).await?,
+                _ => {
+                    for path in &args.paths {
+                        add_path(&mut writer, path).await?;
+                    }
                 }
             }
+            Ok::<_, Failure>(())
+        }
+        .await;
+        if let Err(e) = added {
+            // The record says why the backup stopped.
+            writer.abandon(&e.message).await;
+            return Err(e);
         }
         Ok::<_, Failure>(writer.commit().await?)
     }
@@ -260,13 +269,14 @@ fn file_mode(_: &std::fs::Metadata) -> Option<u32> {
 }
 
 fn elapsed(record: &BackupRecord) -> Duration {
-    (record.finished - record.started).to_std().unwrap_or_default()
+    record.finished.map(|f| (f - record.started).to_std().unwrap_or_default()).unwrap_or_default()
 }
 
-fn print_backup(out: Output, record: &BackupRecord) {
+fn print_backup(out: Output, summary: &BackupSummary) {
+    let record = &summary.record;
     let took = elapsed(record);
-    let rate = mb_per_s(record.stats.logical_bytes, took);
-    let s = &record.stats;
+    let s = &summary.stats;
+    let rate = mb_per_s(s.logical_bytes, took);
     let human = if out.quiet {
         format!("{}\n", record.id)
     } else {
@@ -285,7 +295,7 @@ fn print_backup(out: Output, record: &BackupRecord) {
             duration(took),
         )
     };
-    let doc = json!({ "backup": record, "duration_secs": took.as_secs_f64(), "mb_per_s": rate });
+    let doc = json!({ "backup": record, "stats": s, "duration_secs": took.as_secs_f64(), "mb_per_s": rate });
     out.result(&doc, &human);
 }
 
@@ -293,7 +303,7 @@ pub async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result {
     let repo = ctx.open(&args.repo).await?;
     // The bar's total: the whole backup's size, when every entry is restored.
     let total = if ctx.wants_progress() && args.entry.is_none() {
-        repo.record(&args.backup).await.ok().map(|r| r.stats.logical_bytes)
+        repo.record(&args.backup).await.ok().map(|r| r.sizes.logical_bytes)
     } else {
         None
     };
@@ -339,26 +349,48 @@ pub async fn restore(ctx: &Ctx, args: RestoreArgs) -> Result {
 
 pub async fn ls(ctx: &Ctx, args: LsArgs) -> Result {
     let repo = ctx.open(&args.repo).await?;
-    let records = repo.list_backups(args.service.as_deref()).await?;
-    let human = if records.is_empty() {
+    let filter = tern_catalog::BackupFilter {
+        service: args.service.clone(),
+        kind: args.kind,
+        status: args.status.clone(),
+        from: args.from,
+        to: args.to,
+        region: None,
+    };
+    let paging = tern_catalog::Paging { page: args.page, page_size: args.page_size };
+    let page = tern_catalog::CatalogExt::list_backups(&repo.catalog(), &filter, paging).await.map_err(|e| match e {
+        tern_catalog::Error::InvalidArgument(m) => Failure::usage(m),
+        e => Failure::from(tern_engine::Error::from(e)),
+    })?;
+    let human = if page.items.is_empty() {
         if ctx.out.quiet { String::new() } else { "no backups\n".to_owned() }
     } else {
-        let rows: Vec<Vec<String>> = records
+        let rows: Vec<Vec<String>> = page
+            .items
             .iter()
             .map(|r| {
                 vec![
                     r.id.to_string(),
                     r.service.clone(),
-                    r.finished.format(TIME_FORMAT).to_string(),
-                    bytes(r.stats.logical_bytes),
-                    bytes(r.stats.stored_bytes),
-                    bytes(r.stats.new_bytes),
+                    r.kind.to_string(),
+                    r.status.name().to_owned(),
+                    r.started.format(TIME_FORMAT).to_string(),
+                    bytes(r.sizes.logical_bytes),
+                    bytes(r.sizes.stored_bytes),
+                    bytes(r.sizes.new_bytes),
                 ]
             })
             .collect();
-        table(&["ID", "SERVICE", "FINISHED (UTC)", "LOGICAL", "STORED", "NEW"], &rows)
+        let mut out = table(&["ID", "SERVICE", "KIND", "STATUS", "STARTED (UTC)", "LOGICAL", "STORED", "NEW"], &rows);
+        if page.pages > 1 {
+            out.push_str(&format!("page {} of {} ({} backups)\n", page.page, page.pages, page.total));
+        }
+        out
     };
-    ctx.out.result(&json!({ "backups": records }), &human);
+    ctx.out.result(
+        &json!({ "backups": page.items, "backups_count": page.total, "page": page.page, "pages_count": page.pages }),
+        &human,
+    );
     Ok(())
 }
 

@@ -131,10 +131,10 @@ fn main_flow(repo: &str, work: &Path) -> Flow {
     let args = ["--json", "backup", repo, "--service", "db1", "--stdin", "--name", "dump.sql", "--label", "kind=full"];
     let first = run_with(tern_pw(&args), &input).ok().json();
     let first_id = first["backup"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(first["backup"]["stats"]["logical_bytes"], input.len());
-    assert_eq!(first["backup"]["stats"]["entries"], 1);
+    assert_eq!(first["stats"]["logical_bytes"], input.len());
+    assert_eq!(first["stats"]["entries"], 1);
     assert!(first["mb_per_s"].as_f64().unwrap() > 0.0, "{first}");
-    let first_new = first["backup"]["stats"]["new_bytes"].as_u64().unwrap();
+    let first_new = first["stats"]["new_bytes"].as_u64().unwrap();
     assert!(first_new >= input.len() as u64, "random data does not compress: {first}");
 
     // ls: the table, and JSON
@@ -147,7 +147,7 @@ fn main_flow(repo: &str, work: &Path) -> Flow {
     assert_eq!(backups[0]["id"], first_id.as_str());
     assert_eq!(backups[0]["service"], "db1");
     assert_eq!(backups[0]["labels"]["kind"], "full");
-    assert_eq!(backups[0]["stats"]["logical_bytes"], input.len());
+    assert_eq!(backups[0]["sizes"]["logical_bytes"], input.len());
     // ls without a key works too, and filters by service
     let none = run(tern(&["--json", "ls", repo, "--service", "other"])).ok().json();
     assert_eq!(none["backups"].as_array().unwrap().len(), 0);
@@ -205,7 +205,7 @@ fn main_flow(repo: &str, work: &Path) -> Flow {
     let args = ["--json", "backup", repo, "--service", "db1", "--stdin", "--name", "dump.sql", "--parent", &first_id];
     let second = run_with(tern_pw(&args), &input2).ok().json();
     let second_id = second["backup"]["id"].as_str().unwrap().to_owned();
-    let stats = &second["backup"]["stats"];
+    let stats = &second["stats"];
     assert_eq!(stats["logical_bytes"], input2.len());
     let new = stats["new_bytes"].as_u64().unwrap();
     assert!(new > 0 && new < first_new / 2, "new bytes {new} should be small next to {first_new}: {second}");

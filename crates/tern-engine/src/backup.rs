@@ -31,8 +31,9 @@ use crate::manifest::{self, ChunkRef, Entry, ManifestBody, ManifestIndex, PackRe
 use crate::pack::{PackBuilder, PackEntry, pack_path};
 use crate::pool::CpuPool;
 use crate::progress::Progress;
-use crate::record::{BackupRecord, BackupStats};
+use crate::record::BackupStats;
 use crate::repo::Repository;
+use tern_catalog::{BackupKind, BackupRecord, BackupStatus, CatalogExt, ConsistentPoint, Sizes, Version};
 
 /// Tuning of a backup. The defaults suit most machines.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub struct BackupBuilder {
     labels: BTreeMap<String, String>,
     options: BackupOptions,
     progress: Arc<dyn Progress>,
+    kind: BackupKind,
+    consistent: Option<ConsistentPoint>,
 }
 
 impl Repository {
@@ -97,6 +100,8 @@ impl Repository {
             labels: BTreeMap::new(),
             options: BackupOptions::default(),
             progress: Arc::new(()),
+            kind: BackupKind::Full,
+            consistent: None,
         }
     }
 }
@@ -120,6 +125,19 @@ impl BackupBuilder {
         self
     }
 
+    /// What the backup is (recorded in the catalog; `full` unless set).
+    pub fn kind(mut self, kind: BackupKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The point a restore of this backup is consistent at (time and log position), when the
+    /// source knows it. Point-in-time recovery plans from it.
+    pub fn consistent(mut self, point: ConsistentPoint) -> Self {
+        self.consistent = Some(point);
+        self
+    }
+
     /// Tuning.
     pub fn options(mut self, options: BackupOptions) -> Self {
         self.options = options;
@@ -132,7 +150,8 @@ impl BackupBuilder {
         self
     }
 
-    /// Loads what to deduplicate against and starts the packer.
+    /// Loads what to deduplicate against, records the backup as `running` in the catalog, and
+    /// starts the packer.
     pub async fn start(self) -> Result<BackupWriter> {
         check_service_name(&self.service).map_err(Error::InvalidArgument)?;
         self.options.validate()?;
@@ -151,6 +170,25 @@ impl BackupBuilder {
             }
         }
         let (blob_tx, blob_rx) = mpsc::channel(2 * self.options.cpu_workers);
+        if self.kind == BackupKind::Incremental && self.parent.is_none() {
+            return Err(Error::InvalidArgument("an incremental backup needs a parent".into()));
+        }
+        let id = BackupId::new();
+        let running = BackupRecord {
+            id: id.clone(),
+            service: self.service.clone(),
+            kind: self.kind,
+            status: BackupStatus::Running,
+            parent: self.parent.clone(),
+            started: chrono::Utc::now(),
+            finished: None,
+            consistent: self.consistent.clone(),
+            sizes: Sizes::default(),
+            manifest: None,
+            region: None,
+            labels: self.labels.clone(),
+        };
+        let version = self.repo.catalog().create_backup(&running).await?;
         let pool = CpuPool::new(self.options.cpu_workers, "backup")?;
         let packer = AbortOnDrop(tokio::spawn(run_packer(
             self.repo.clone(),
@@ -160,8 +198,10 @@ impl BackupBuilder {
             pool.clone(),
         )));
         Ok(BackupWriter {
-            id: BackupId::new(),
-            started: chrono::Utc::now(),
+            id,
+            started: running.started,
+            record: running,
+            version,
             repo: self.repo,
             service: self.service,
             parent: self.parent,
@@ -203,6 +243,10 @@ struct NewBlob {
 pub struct BackupWriter {
     id: BackupId,
     started: chrono::DateTime<chrono::Utc>,
+    /// The `running` record and its version: `finish` prepares its `succeeded` form, and
+    /// [`Repository::commit`] writes that only if nobody changed the record meanwhile.
+    record: BackupRecord,
+    version: Version,
     repo: Repository,
     service: String,
     parent: Option<BackupId>,
@@ -377,6 +421,8 @@ impl BackupWriter {
         let Self {
             id,
             started,
+            record: running,
+            version,
             repo,
             service,
             parent,
@@ -447,33 +493,75 @@ impl BackupWriter {
         let path = manifest::manifest_path(&id);
         repo.put_once(&path, bytes.into()).await?;
         let record = BackupRecord {
-            id,
-            service,
-            status: "succeeded".into(),
-            started,
-            finished,
-            parent,
-            manifest: path.to_string(),
-            stats,
-            labels,
+            status: BackupStatus::Succeeded,
+            finished: Some(finished),
+            sizes: Sizes {
+                logical_bytes: stats.logical_bytes,
+                stored_bytes: stats.stored_bytes,
+                new_bytes: stats.new_bytes,
+            },
+            manifest: Some(path.to_string()),
+            ..running
         };
-        Ok(FinishedBackup { record })
+        Ok(FinishedBackup { record, version, stats })
     }
 
-    /// [`finish`](Self::finish), then commit: the backup becomes visible.
-    pub async fn commit(self) -> Result<BackupRecord> {
+    /// [`finish`](Self::finish), then commit: the backup becomes visible. On failure the
+    /// record is marked `failed` with the reason (when the catalog can still be written).
+    pub async fn commit(self) -> Result<BackupSummary> {
         let repo = self.repo.clone();
-        let finished = self.finish().await?;
-        repo.commit(&finished.record).await?;
-        Ok(finished.record)
+        let (running, version) = (self.record.clone(), self.version.clone());
+        let finished = match self.finish().await {
+            Ok(f) => f,
+            Err(e) => {
+                mark_failed(&repo, running, &version, &e.to_string()).await;
+                return Err(e);
+            }
+        };
+        repo.commit(&finished).await?;
+        Ok(BackupSummary { id: finished.record.id.clone(), record: finished.record, stats: finished.stats })
+    }
+
+    /// Gives up: the record is marked `failed` with `reason` (best effort: a warning is logged
+    /// if the catalog cannot be written); whatever was stored is garbage for GC.
+    pub async fn abandon(self, reason: &str) {
+        let (repo, running, version) = (self.repo.clone(), self.record.clone(), self.version.clone());
+        drop(self); // stops the packer
+        mark_failed(&repo, running, &version, reason).await;
     }
 }
 
-/// A backup whose data and manifest are stored, waiting for its record.
+/// A backup whose data and manifest are stored, waiting for its record to say `succeeded`.
 #[derive(Clone, Debug)]
 pub struct FinishedBackup {
-    /// The record to commit.
+    /// The record in its `succeeded` form.
     pub record: BackupRecord,
+    /// The version of the `running` record it replaces.
+    pub version: Version,
+    /// What was stored.
+    pub stats: BackupStats,
+}
+
+/// A committed backup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSummary {
+    /// Its id.
+    pub id: BackupId,
+    /// Its catalog record (`succeeded`).
+    pub record: BackupRecord,
+    /// What was stored.
+    pub stats: BackupStats,
+}
+
+async fn mark_failed(repo: &Repository, running: BackupRecord, version: &Version, reason: &str) {
+    let failed = BackupRecord {
+        status: BackupStatus::Failed { reason: reason.to_owned() },
+        finished: Some(chrono::Utc::now()),
+        ..running
+    };
+    if let Err(e) = repo.catalog().update_backup(&failed, version).await {
+        tracing::warn!(backup = %failed.id, error = %e, "could not mark the backup failed");
+    }
 }
 
 /// Every pack the manifest will name must be there: one reused from an earlier backup could have

@@ -123,6 +123,10 @@ pub enum Error {
     /// An argument is invalid.
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// The catalog refused or failed (a conflict, a corrupt record, storage).
+    #[error(transparent)]
+    Catalog(#[from] tern_catalog::Error),
 }
 
 /// The kinds of repository objects, for error messages.

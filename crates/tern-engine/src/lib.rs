@@ -70,16 +70,17 @@ mod repo;
 mod restore;
 mod verify;
 
-pub use backup::{BackupBuilder, BackupOptions, BackupWriter, FinishedBackup};
+pub use backup::{BackupBuilder, BackupOptions, BackupSummary, BackupWriter, FinishedBackup};
 pub use chunker::{Chunker, ChunkerParams};
 pub use error::{Error, ObjectKind, Result};
 pub use gc::{Garbage, GcOptions, GcReport};
 pub use id::{BackupId, ChunkId, PackId, check_service_name};
 pub use keys::{KdfParams, KeyRing, KeySlot, UserKey};
 pub use progress::Progress;
-pub use record::{BackupRecord, BackupStats, record_path};
+pub use record::BackupStats;
 pub use repo::{Cipher, FORMAT_VERSION, InitOptions, RepoConfig, Repository};
 pub use restore::{Restore, RestoreOptions};
+pub use tern_catalog::{BackupKind, BackupRecord, BackupStatus, ConsistentPoint, Position};
 pub use verify::{Problem, VerifyMode, VerifyReport};
 
 /// The README's examples (engine and storage), compiled and run as doc tests so they cannot go

@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, UpdateVersion};
 use serde::{Deserialize, Serialize};
 
+use crate::backup::FinishedBackup;
 use crate::chunker::ChunkerParams;
 use crate::error::{Error, ObjectKind, Result};
-use crate::id::{BackupId, check_service_name};
+use crate::id::BackupId;
 use crate::keys::{KdfParams, KeyRing, KeySlot, MasterKey, UserKey};
 use crate::manifest::{self, ManifestBody, ManifestIndex};
-use crate::record::{BackupRecord, record_path};
+use tern_catalog::{BackupFilter, BackupRecord, CatalogExt, Paging, StoreCatalog};
 
 /// The repository format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -254,11 +254,29 @@ impl Repository {
         Ok(())
     }
 
-    /// Writes the record that makes a backup visible. Create-only: a backup is committed once.
-    pub async fn commit(&self, record: &BackupRecord) -> Result<()> {
-        let path = record_path(&record.service, &record.id);
-        let bytes = serde_json::to_vec_pretty(record).expect("serializable");
-        self.put_once(&path, bytes.into()).await
+    /// The repository's own catalog (`catalog/…` objects in the same store).
+    pub fn catalog(&self) -> StoreCatalog {
+        StoreCatalog::new(Arc::clone(&self.store))
+    }
+
+    /// Makes a finished backup visible: its record goes from `running` to `succeeded`, on the
+    /// condition that nobody changed it since the backup started (else [`Error::Catalog`] with a
+    /// conflict). Committing again after a commit that landed is success.
+    pub async fn commit(&self, finished: &FinishedBackup) -> Result<()> {
+        let catalog = self.catalog();
+        match catalog.update_backup(&finished.record, &finished.version).await {
+            Ok(_) => Ok(()),
+            Err(tern_catalog::Error::Conflict(key)) => {
+                // A retried commit whose first attempt landed finds its own record.
+                let current = catalog.get_backup(&finished.record.service, &finished.record.id).await?;
+                if current.is_some_and(|c| c.value == finished.record) {
+                    Ok(())
+                } else {
+                    Err(tern_catalog::Error::Conflict(key).into())
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A create-only write that is idempotent: if the object already exists *with these bytes*
@@ -278,41 +296,22 @@ impl Repository {
         }
     }
 
-    /// Committed backups, oldest first; of one service, or of all.
+    /// Committed (`succeeded`) backups, oldest first; of one service, or of all.
     pub async fn list_backups(&self, service: Option<&str>) -> Result<Vec<BackupRecord>> {
-        if let Some(s) = service {
-            check_service_name(s).map_err(Error::InvalidArgument)?;
-        }
-        let prefix = Path::from(match service {
-            Some(s) => format!("catalog/{s}/backups"),
-            None => "catalog".to_owned(),
-        });
-        let metas: Vec<_> =
-            self.store.list(Some(&prefix)).try_collect().await.map_err(|e| Error::storage("list", &prefix, e))?;
-        let mut records = Vec::new();
-        for meta in metas {
-            let parts: Vec<_> = meta.location.parts().collect();
-            let is_record = parts.len() == 4
-                && parts[0].as_ref() == "catalog"
-                && parts[2].as_ref() == "backups"
-                && std::path::Path::new(parts[3].as_ref()).extension().is_some_and(|e| e == "json");
-            if is_record {
-                records.push(self.read_record_at(&meta.location).await?);
-            }
-        }
-        records.sort_by(|a, b| (a.started, &a.id).cmp(&(b.started, &b.id)));
-        Ok(records)
-    }
-
-    async fn read_record_at(&self, path: &Path) -> Result<BackupRecord> {
-        let bytes = self.read(path).await?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(ObjectKind::Record, path, e.to_string()))
+        let filter = BackupFilter {
+            service: service.map(str::to_owned),
+            status: Some("succeeded".into()),
+            ..BackupFilter::default()
+        };
+        Ok(self.catalog().list_backups(&filter, Paging::all()).await?.items)
     }
 
     /// The record of one committed backup (searching every service).
     pub async fn record(&self, id: &BackupId) -> Result<BackupRecord> {
-        let all = self.list_backups(None).await?;
-        all.into_iter().find(|r| &r.id == id).ok_or_else(|| Error::BackupNotFound(id.clone()))
+        match self.catalog().find_backup(id).await? {
+            Some(r) if r.status == tern_catalog::BackupStatus::Succeeded => Ok(r),
+            _ => Err(Error::BackupNotFound(id.clone())),
+        }
     }
 
     /// The key-free index of a backup's manifest.

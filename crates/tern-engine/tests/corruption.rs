@@ -13,7 +13,7 @@ use common::{SMALL_CHUNKS, backup_one, encrypted_options, files_under, passphras
 use tern_engine::manifest::{ChunkRef, ManifestIndex, PackRef, decode_index};
 use tern_engine::pack::parse_trailer;
 use tern_engine::{
-    BackupId, BackupRecord, ChunkId, Error, GcOptions, KdfParams, ObjectKind, PackId, Repository, RestoreOptions,
+    BackupId, BackupSummary, ChunkId, Error, GcOptions, KdfParams, ObjectKind, PackId, Repository, RestoreOptions,
     UserKey, VerifyMode,
 };
 use tern_storage::Location;
@@ -34,7 +34,7 @@ async fn local_repo() -> LocalRepo {
 }
 
 /// A local repository with one committed backup of 3 MiB of random data (three or more packs).
-async fn with_backup() -> (LocalRepo, Vec<u8>, BackupRecord) {
+async fn with_backup() -> (LocalRepo, Vec<u8>, BackupSummary) {
     let local = local_repo().await;
     let data = random_bytes(1, 3 << 20);
     let record = backup_one(&local.repo, "db1", "dump", &data, small_packs(), None).await.unwrap();
@@ -54,7 +54,7 @@ fn pack_files(root: &FsPath) -> Vec<(PackId, PathBuf)> {
 }
 
 /// Where a chunk first appears in an entry's content (the sum of the plaintext lengths before it).
-async fn position_of(repo: &Repository, record: &BackupRecord, chunk: ChunkId) -> u64 {
+async fn position_of(repo: &Repository, record: &BackupSummary, chunk: ChunkId) -> u64 {
     let (index, body) = repo.manifest(&record.id).await.unwrap();
     let chunks = &body.entries[0].chunks;
     let first = chunks.iter().position(|&c| index.chunks[c as usize].id == chunk).expect("chunk in the entry");
@@ -366,7 +366,7 @@ async fn an_encrypted_repository_opened_without_a_key_does_only_key_free_work() 
     assert!(matches!(err, Error::KeyRequired), "{err:?}");
 
     // What needs no key works.
-    assert_eq!(keyless.list_backups(None).await.unwrap(), vec![record.clone()]);
+    assert_eq!(keyless.list_backups(None).await.unwrap(), vec![record.record.clone()]);
     assert_eq!(keyless.manifest_index(&record.id).await.unwrap().backup, record.id);
     assert!(keyless.verify(&[], VerifyMode::Quick).await.unwrap().is_ok());
     let report = keyless.gc(GcOptions { grace: std::time::Duration::ZERO, dry_run: true }).await.unwrap();

@@ -68,18 +68,18 @@ async fn every_failed_put_leaves_nothing_visible(encrypted: bool) {
     let puts = clean.fault.calls(Op::Put) - before;
     let packs = record.stats.new_packs;
     assert!(packs >= 3, "several packs: {:?}", record.stats);
-    assert_eq!(puts, packs + 2, "one put per pack, then the manifest, then the record");
+    assert_eq!(puts, packs + 3, "the running record, one put per pack, the manifest, the succeeded record");
 
     for n in 1..=puts {
         let FaultRepo { fault, store, repo, key } = fault_repo(encrypted).await;
         fault.inject(Fault::fail(Op::Put).nth(n));
         let err = backup_one(&repo, "db1", "dump", &data, small_packs(), None).await.unwrap_err();
-        let expected = if n <= packs {
-            "packs/"
-        } else if n == packs + 1 {
-            "manifests/"
-        } else {
+        let expected = if n == 1 || n == packs + 3 {
             "catalog/db1/backups/"
+        } else if n <= packs + 1 {
+            "packs/"
+        } else {
+            "manifests/"
         };
         match &err {
             Error::Storage { op, path, source } => {
@@ -87,13 +87,31 @@ async fn every_failed_put_leaves_nothing_visible(encrypted: bool) {
                 assert!(path.starts_with(expected), "put #{n} failed on {path}, expected one under {expected}");
                 assert!(source.to_string().contains("injected fault: Put call"), "put #{n}: {source}");
             }
+            Error::Catalog(tern_catalog::Error::Storage { key, source, .. }) => {
+                assert!(key.starts_with(expected), "put #{n} failed on {key}, expected one under {expected}");
+                assert!(source.to_string().contains("injected fault: Put call"), "put #{n}: {source}");
+            }
             other => panic!("put #{n}: expected a storage error, got {other:?}"),
         }
-        assert!(err.to_string().starts_with(&format!("storage: cannot write `{expected}")), "{err}");
 
-        // Nothing is visible: no backup listed, no record stored.
+        // Nothing is visible: no backup listed; any record says running or failed, never
+        // succeeded (a failure after the record was created marks it failed, with the reason).
         assert!(repo.list_backups(None).await.unwrap().is_empty(), "put #{n}");
-        assert!(list_paths(&store, Some("catalog")).await.is_empty(), "put #{n}: no record");
+        let all =
+            tern_catalog::CatalogExt::list_backups(&repo.catalog(), &Default::default(), tern_catalog::Paging::all())
+                .await
+                .unwrap()
+                .items;
+        assert!(all.iter().all(|r| r.status != tern_catalog::BackupStatus::Succeeded), "put #{n}: {all:?}");
+        if n == 1 {
+            assert!(all.is_empty(), "the running record itself failed to write");
+        } else if n == packs + 2 {
+            // The manifest failed inside `commit`: the record says failed, with the reason.
+            assert!(
+                matches!(&all[0].status, tern_catalog::BackupStatus::Failed { reason } if reason.contains("injected fault")),
+                "put #{n}: {all:?}"
+            );
+        }
         let debris = list_paths(&store, None).await;
 
         // The retry succeeds and restores byte-exact.
@@ -115,12 +133,13 @@ async fn every_failed_put_leaves_nothing_visible(encrypted: bool) {
         let orphan_manifests: BTreeSet<String> =
             list_paths(&store, Some("manifests")).await.into_iter().filter(|m| *m != live_manifest).collect();
         assert!(live_packs.iter().all(|p| all.contains(p)), "put #{n}");
-        if n > packs && encrypted {
+        if n > packs + 1 && encrypted {
             // Every pack of the failed attempt was stored, and (random nonces) differs from
             // the retry's.
             assert_eq!(orphan_packs.len() as u64, packs, "put #{n}");
         }
-        assert_eq!(orphan_manifests.len(), usize::from(n == packs + 2), "put #{n}: {orphan_manifests:?}");
+        // Only a failure of the final record update leaves a stored manifest behind.
+        assert_eq!(orphan_manifests.len(), usize::from(n == packs + 3), "put #{n}: {orphan_manifests:?}");
 
         // Young debris is kept...
         let report = repo.gc(GcOptions { grace: Duration::from_secs(3600), dry_run: false }).await.unwrap();
@@ -166,14 +185,18 @@ async fn a_failed_put_at_any_step_leaves_nothing_visible_unencrypted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_stops_the_backup_early() {
     let FaultRepo { fault, store, repo, .. } = fault_repo(true).await;
-    fault.inject(Fault::fail(Op::Put).from_nth(1));
+    // The running record is written; every put after it fails.
+    fault.inject(Fault::fail(Op::Put).from_nth(2));
     let data = random_bytes(3, 8 << 20);
     let err = backup_one(&repo, "db1", "dump", &data, small_packs(), None).await.unwrap_err();
     assert!(matches!(&err, Error::Storage { op: "write", path, .. } if path.starts_with("packs/")), "{err:?}");
     // The backup stopped at the first failed upload instead of reading everything: at most the
     // uploads already running (and the packs being filled) were attempted, not all eight.
-    assert!(fault.calls(Op::Put) - 1 <= 4, "{} puts", fault.calls(Op::Put) - 1);
-    assert_eq!(list_paths(&store, None).await, BTreeSet::from(["tern.json".to_owned()]));
+    let pack_puts = fault.calls(Op::Put) - 2; // less tern.json and the running record
+    assert!(pack_puts <= 5, "{pack_puts} puts");
+    let paths = list_paths(&store, None).await;
+    assert_eq!(paths.len(), 2, "tern.json and the (running) record only: {paths:?}");
+    assert!(paths.iter().any(|p| p.starts_with("catalog/db1/backups/")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,7 +407,7 @@ async fn gc_never_sweeps_packs_a_running_backup_stored_again() {
 
     // ...and a gc with the default 24-hour grace period runs before it commits.
     let report = repo.gc(GcOptions { dry_run: false, ..GcOptions::default() }).await.unwrap();
-    repo.commit(&finished.record).await.unwrap();
+    repo.commit(&finished).await.unwrap();
     assert!(report.packs.is_empty(), "gc deleted packs of a running backup: {:?}", report.packs);
     assert!(restore_one(&repo, &finished.record.id, None).await.unwrap() == data);
 }
@@ -398,23 +421,23 @@ async fn a_failed_record_write_is_retryable_by_committing_again() {
     let finished = writer.finish().await.unwrap();
 
     fault.inject(Fault::fail(Op::Put).under("catalog/").nth(1));
-    let err = repo.commit(&finished.record).await.unwrap_err();
-    assert!(matches!(&err, Error::Storage { op: "write", path, .. } if path.starts_with("catalog/db1/backups/")));
+    let err = repo.commit(&finished).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Catalog(tern_catalog::Error::Storage { key, .. }) if key.starts_with("catalog/db1/backups/")),
+        "{err:?}"
+    );
     assert!(repo.list_backups(None).await.unwrap().is_empty());
 
     // The data is stored: committing the same record again makes the backup visible.
-    repo.commit(&finished.record).await.unwrap();
+    repo.commit(&finished).await.unwrap();
     assert_eq!(repo.list_backups(None).await.unwrap(), vec![finished.record.clone()]);
     // Committing the same record again is idempotent (a retried write that had landed)...
-    repo.commit(&finished.record).await.unwrap();
-    // ...but a record is written once: different content under the same id is refused.
-    let mut other = finished.record.clone();
-    other.labels.insert("tampered".into(), "yes".into());
+    repo.commit(&finished).await.unwrap();
+    // ...but different content under the same id is a conflict: the record moved on.
+    let mut other = finished.clone();
+    other.record.labels.insert("tampered".into(), "yes".into());
     let err = repo.commit(&other).await.unwrap_err();
-    assert!(
-        matches!(err, Error::Storage { op: "write", source: object_store::Error::AlreadyExists { .. }, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Catalog(tern_catalog::Error::Conflict(_))), "{err:?}");
     assert_eq!(repo.list_backups(None).await.unwrap(), vec![finished.record.clone()]);
     let repo = Repository::open(store, key.as_ref()).await.unwrap();
     assert!(restore_one(&repo, &finished.record.id, None).await.unwrap() == data);
@@ -501,7 +524,7 @@ async fn a_retried_write_that_had_landed_does_not_fail_the_backup() {
         let result = backup_one(&repo, "db1", "dump", &data, small_packs(), None).await;
         let listed = repo.list_backups(None).await.unwrap();
         match &result {
-            Ok(record) => assert_eq!(listed, std::slice::from_ref(record)),
+            Ok(record) => assert_eq!(listed, std::slice::from_ref(&record.record)),
             Err(e) => assert!(listed.is_empty(), "{prefix}: the backup failed ({e}) but is committed: {listed:?}"),
         }
         let record = result.unwrap_or_else(|e| panic!("{prefix}: the write landed, yet the backup failed: {e}"));

@@ -219,7 +219,7 @@ async fn multi_entry_backups_restore_each_entry_and_share_chunks() {
     assert_eq!(record.stats.entries, 3);
     assert_eq!(record.stats.logical_bytes, (dump.len() + wal1.len() + wal2.len()) as u64);
     assert!(record.stats.new_packs >= 3, "several packs: {:?}", record.stats);
-    assert_eq!(record.labels.get("kind").map(String::as_str), Some("full"));
+    assert_eq!(record.record.labels.get("kind").map(String::as_str), Some("full"));
     // `wal2` repeats `dump`: far fewer distinct chunks than read.
     assert!(
         record.stats.stored_bytes < (dump.len() + wal1.len()) as u64 + 200_000,
@@ -228,7 +228,7 @@ async fn multi_entry_backups_restore_each_entry_and_share_chunks() {
     );
 
     let repo = Repository::open(store, Some(&passphrase())).await.unwrap();
-    assert_eq!(repo.list_backups(Some("db1")).await.unwrap(), vec![record.clone()]);
+    assert_eq!(repo.list_backups(Some("db1")).await.unwrap(), vec![record.record.clone()]);
     for (name, data) in [("dump.sql", &dump), ("wal/000001", &wal1), ("wal/000002", &wal2)] {
         assert!(restore_one(&repo, &record.id, Some(name)).await.unwrap() == *data, "entry {name}");
     }
@@ -505,7 +505,7 @@ async fn a_second_backup_of_the_same_data_stores_nothing_new() {
     assert_eq!(second.stats.new_chunks, 0);
     assert_eq!(second.stats.new_packs, 0);
     assert_eq!(second.stats.stored_bytes, first.stats.stored_bytes);
-    assert_eq!(second.parent.as_ref(), Some(&first.id));
+    assert_eq!(second.record.parent.as_ref(), Some(&first.id));
     assert!(restore_one(&repo, &second.id, None).await.unwrap() == data);
 
     // Deduplicating against a backup that was never committed is refused.

@@ -66,7 +66,7 @@ async fn backup_restore_verify_and_gc_on_s3() {
         live.extend(repo.manifest_index(id).await.unwrap().packs.iter().map(|p| pack_path(&p.id).to_string()));
     }
     let orphan_packs: BTreeSet<String> = list_paths(&store, Some("packs")).await.difference(&live).cloned().collect();
-    assert_eq!(orphan_packs.len() as u64, crashed.record.stats.new_packs);
+    assert_eq!(orphan_packs.len() as u64, crashed.stats.new_packs);
     let crashed_manifest = manifest_path(&crashed.record.id).to_string();
     let everything = list_paths(&store, None).await;
     assert!(everything.contains(&crashed_manifest));

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::TryStreamExt;
 use rand::{Rng, RngCore, SeedableRng};
 use tern_engine::{
-    BackupId, BackupOptions, BackupRecord, ChunkerParams, InitOptions, KdfParams, Repository, Result, UserKey,
+    BackupId, BackupOptions, BackupSummary, ChunkerParams, InitOptions, KdfParams, Repository, Result, UserKey,
 };
 use tern_storage::Location;
 use tern_storage::object_store::ObjectStore;
@@ -99,7 +99,7 @@ pub async fn backup_one(
     data: &[u8],
     options: BackupOptions,
     parent: Option<&BackupId>,
-) -> Result<BackupRecord> {
+) -> Result<BackupSummary> {
     let mut builder = repo.backup(service).options(options);
     if let Some(parent) = parent {
         builder = builder.parent(parent.clone());
