@@ -48,6 +48,9 @@ mod id;
 mod model;
 mod typed;
 
+#[cfg(feature = "testing")]
+pub mod conformance;
+
 pub use catalog::{Catalog, Error, MemoryCatalog, Result, StoreCatalog, Version};
 pub use id::{BackupId, RestoreId, ScheduleId, check_service_name};
 pub use model::{

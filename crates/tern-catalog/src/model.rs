@@ -259,7 +259,9 @@ pub struct LogSegment {
     pub name: String,
     /// Position of its first event.
     pub start_position: Position,
-    /// Position just past its last event.
+    /// Position just past its last event. Consecutive segments meet exactly: one's end is the
+    /// next one's start (for a rotated MariaDB binlog, the next file's first position,
+    /// `mysql-bin.000043:4`), which is how the planner tells a continuous history from a gap.
     pub end_position: Position,
     /// Time of its first event.
     pub start_time: DateTime<Utc>,

@@ -54,6 +54,104 @@ pub enum Command {
     /// Manage the keys that unlock a repository.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Delete a backup (refused while a kept incremental depends on it, unless --force).
+    Rm(RmArgs),
+    /// Archive log segments (binlog files, WAL segments) for point-in-time recovery.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Point-in-time recovery: plans and recovery windows.
+    #[command(subcommand)]
+    Pitr(PitrCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The repository.
+    pub repo: String,
+    /// The backup.
+    pub backup: BackupId,
+    /// Its service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// Delete even if kept incrementals depend on it (they become unrestorable).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Archive one closed log segment.
+    Push(LogPushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogPushArgs {
+    /// The repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// The segment's native name (e.g. mysql-bin.000042).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Position of its first event (`mariadb:FILE:OFFSET[:GTID]`, `postgres:TL:X/Y`, or `MAJOR:MINOR`).
+    #[arg(long, value_name = "POS", value_parser = parse_position)]
+    pub start_pos: tern_catalog::Position,
+    /// Position just past its last event.
+    #[arg(long, value_name = "POS", value_parser = parse_position)]
+    pub end_pos: tern_catalog::Position,
+    /// Time of its first event (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub start_time: chrono::DateTime<chrono::Utc>,
+    /// Time of its last event (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub end_time: chrono::DateTime<chrono::Utc>,
+    /// The segment file.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PitrCommand {
+    /// Plan a restore to a point: base backup, incrementals, log segments, where replay stops.
+    Plan(PitrPlanArgs),
+    /// The intervals a service can be restored to.
+    Windows(PitrWindowsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["time", "position", "latest", "backup"])))]
+pub struct PitrPlanArgs {
+    /// The repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// Restore to this time (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Restore to this log position.
+    #[arg(long, value_name = "POS", value_parser = parse_position)]
+    pub position: Option<tern_catalog::Position>,
+    /// Restore to the latest recoverable point.
+    #[arg(long)]
+    pub latest: bool,
+    /// Restore exactly this backup.
+    #[arg(long, value_name = "ID")]
+    pub backup: Option<BackupId>,
+}
+
+#[derive(Debug, Args)]
+pub struct PitrWindowsArgs {
+    /// The repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+}
+
+/// Parses a position.
+pub fn parse_position(s: &str) -> Result<tern_catalog::Position, String> {
+    tern_catalog::Position::parse(s)
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +197,18 @@ pub struct BackupArgs {
     /// A label stored with the backup (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
+
+    /// What the backup is: full, incremental (needs --parent) or dump.
+    #[arg(long, default_value = "full", value_parser = parse_kind)]
+    pub kind: tern_catalog::BackupKind,
+
+    /// The time the backed-up data is consistent at (RFC 3339, UTC), for point-in-time recovery.
+    #[arg(long, value_name = "TIME")]
+    pub consistent_time: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// The log position the data is consistent at (needs --consistent-time).
+    #[arg(long, value_name = "POS", value_parser = parse_position, requires = "consistent_time")]
+    pub position: Option<tern_catalog::Position>,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

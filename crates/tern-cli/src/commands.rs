@@ -15,7 +15,8 @@ use tern_storage::Location;
 use tern_storage::object_store::ObjectStore;
 
 use crate::args::{
-    BackupArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LsArgs, RestoreArgs, VerifyArgs,
+    BackupArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LogPushArgs, LsArgs,
+    PitrPlanArgs, PitrWindowsArgs, RestoreArgs, RmArgs, VerifyArgs,
 };
 use crate::output::{Failure, Output, bytes, count, duration, mb_per_s, table};
 use crate::progress::{Bar, sink};
@@ -207,6 +208,10 @@ pub async fn backup(ctx: &Ctx, args: BackupArgs) -> Result {
     for (key, value) in args.labels {
         builder = builder.label(key, value);
     }
+    builder = builder.kind(args.kind);
+    if let Some(time) = args.consistent_time {
+        builder = builder.consistent(tern_catalog::ConsistentPoint { time, position: args.position });
+    }
     let result = async {
         let mut writer = builder.start().await?;
         let added = async {
@@ -383,7 +388,7 @@ pub async fn ls(ctx: &Ctx, args: LsArgs) -> Result {
             .collect();
         let mut out = table(&["ID", "SERVICE", "KIND", "STATUS", "STARTED (UTC)", "LOGICAL", "STORED", "NEW"], &rows);
         if page.pages > 1 {
-            out.push_str(&format!("page {} of {} ({} backups)\n", page.page, page.pages, page.total));
+            let _ = writeln!(out, "page {} of {} ({} backups)", page.page, page.pages, page.total);
         }
         out
     };
@@ -593,5 +598,91 @@ async fn key_remove(ctx: &Ctx, args: KeyRemoveArgs) -> Result {
     repo.remove_key(&current, &args.slot).await?;
     let human = if ctx.out.quiet { String::new() } else { format!("removed key slot {}\n", args.slot) };
     ctx.out.result(&json!({ "removed": args.slot }), &human);
+    Ok(())
+}
+
+pub async fn rm(ctx: &Ctx, args: RmArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    repo.delete_backup(&args.service, &args.backup, args.force).await?;
+    let human = if ctx.out.quiet {
+        String::new()
+    } else {
+        format!("deleted backup {} (its data goes with the next `tern gc --apply`)\n", args.backup)
+    };
+    ctx.out.result(&json!({ "deleted": args.backup }), &human);
+    Ok(())
+}
+
+pub async fn log_push(ctx: &Ctx, args: LogPushArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    let file = tokio::fs::File::open(&args.file)
+        .await
+        .map_err(|e| Failure::new(format!("cannot open {}: {e}", args.file.display())))?;
+    let span = tern_engine::SegmentSpan {
+        start_position: args.start_pos,
+        end_position: args.end_pos,
+        start_time: args.start_time,
+        end_time: args.end_time,
+    };
+    let (summary, segment) = repo.push_log_segment(&args.service, &args.name, file, span).await?;
+    let human = if ctx.out.quiet {
+        format!("{}\n", summary.id)
+    } else {
+        format!(
+            "archived {} ({}) as {}: {} → {}, {} → {}\n",
+            segment.name,
+            bytes(segment.size),
+            summary.id,
+            segment.start_position,
+            segment.end_position,
+            segment.start_time.format(TIME_FORMAT),
+            segment.end_time.format(TIME_FORMAT)
+        )
+    };
+    ctx.out.result(&json!({ "segment": segment, "backup": summary.record }), &human);
+    Ok(())
+}
+
+/// Everything the planner needs about a service, read from the repository's catalog.
+async fn history(repo: &Repository, service: &str) -> Result<(Vec<BackupRecord>, Vec<tern_catalog::LogSegment>)> {
+    let catalog = repo.catalog();
+    let filter = tern_catalog::BackupFilter { service: Some(service.to_owned()), ..Default::default() };
+    let records = tern_catalog::CatalogExt::list_backups(&catalog, &filter, tern_catalog::Paging::all())
+        .await
+        .map_err(tern_engine::Error::from)?
+        .items;
+    let segments =
+        tern_catalog::CatalogExt::list_segments(&catalog, service).await.map_err(tern_engine::Error::from)?;
+    Ok((records, segments))
+}
+
+pub async fn pitr_plan(ctx: &Ctx, args: PitrPlanArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    let (records, segments) = history(&repo, &args.service).await?;
+    let target = match (args.time, args.position, args.backup) {
+        (Some(t), _, _) => tern_catalog::RestoreTarget::Time(t),
+        (_, Some(p), _) => tern_catalog::RestoreTarget::Position(p),
+        (_, _, Some(b)) => tern_catalog::RestoreTarget::Backup(b),
+        _ => tern_catalog::RestoreTarget::Latest,
+    };
+    let plan = tern_pitr::plan(&records, &segments, &target).map_err(|e| Failure::new(format!("cannot plan: {e}")))?;
+    let human = format!("{}\n", plan.to_string().trim_end());
+    ctx.out.result(&json!({ "plan": plan }), &human);
+    Ok(())
+}
+
+pub async fn pitr_windows(ctx: &Ctx, args: PitrWindowsArgs) -> Result {
+    let repo = ctx.open(&args.repo).await?;
+    let (records, segments) = history(&repo, &args.service).await?;
+    let windows = tern_pitr::recovery_windows(&records, &segments);
+    let human = if windows.is_empty() {
+        format!("service {} has no recovery window (no restorable backup with a consistent point)\n", args.service)
+    } else {
+        windows.iter().fold(String::new(), |mut out, w| {
+            let _ = writeln!(out, "{w}");
+            out
+        })
+    };
+    ctx.out.result(&json!({ "windows": windows }), &human);
     Ok(())
 }

@@ -483,3 +483,145 @@ fn key_files_and_key_management() {
     let r = run(tern(&["--key-file", short.to_str().unwrap(), "ls", repo])).fails(1);
     assert!(r.stderr.contains("at least 32 bytes"), "{}", r.stderr);
 }
+
+/// Issue #4 from the command line: consistent points, log segments, windows, plans (including
+/// the gap error), catalog listing with filters, and delete refused while an incremental
+/// depends on a backup.
+#[test]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
+fn pitr_from_the_command_line() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    run(tern_pw(&["init", repo])).ok();
+    let full = run_with(
+        tern_pw(&[
+            "-q",
+            "backup",
+            repo,
+            "--service",
+            "orders",
+            "--stdin",
+            "--name",
+            "base",
+            "--kind",
+            "full",
+            "--consistent-time",
+            "2026-11-20T00:00:00Z",
+            "--position",
+            "mariadb:mysql-bin.000001:4",
+        ]),
+        &data(200_000, 21),
+    )
+    .ok()
+    .text()
+    .trim()
+    .to_owned();
+    let incr = run_with(
+        tern_pw(&[
+            "-q",
+            "backup",
+            repo,
+            "--service",
+            "orders",
+            "--stdin",
+            "--name",
+            "incr",
+            "--kind",
+            "incremental",
+            "--parent",
+            &full,
+            "--consistent-time",
+            "2026-11-20T03:00:00Z",
+            "--position",
+            "mariadb:mysql-bin.000001:5000",
+        ]),
+        &data(50_000, 22),
+    )
+    .ok()
+    .text()
+    .trim()
+    .to_owned();
+    let segments = [
+        (
+            "mysql-bin.000001",
+            "mariadb:mysql-bin.000001:4",
+            "mariadb:mysql-bin.000002:4",
+            "2026-11-20T00:00:00Z",
+            "2026-11-20T06:00:00Z",
+        ),
+        (
+            "mysql-bin.000002",
+            "mariadb:mysql-bin.000002:4",
+            "mariadb:mysql-bin.000003:4",
+            "2026-11-20T06:00:00Z",
+            "2026-11-20T12:00:00Z",
+        ),
+        (
+            "mysql-bin.000004",
+            "mariadb:mysql-bin.000004:4",
+            "mariadb:mysql-bin.000005:4",
+            "2026-11-20T18:00:00Z",
+            "2026-11-20T23:00:00Z",
+        ),
+    ];
+    for (i, (name, start, end, t0, t1)) in segments.iter().enumerate() {
+        let file = work.path().join(name);
+        std::fs::write(&file, data(30_000, 30 + i as u64)).unwrap();
+        run(tern_pw(&[
+            "log",
+            "push",
+            repo,
+            "--service",
+            "orders",
+            "--name",
+            name,
+            "--start-pos",
+            start,
+            "--end-pos",
+            end,
+            "--start-time",
+            t0,
+            "--end-time",
+            t1,
+            file.to_str().unwrap(),
+        ]))
+        .ok();
+    }
+    let windows = run(tern_pw(&["--json", "pitr", "windows", repo, "--service", "orders"])).ok().json();
+    let windows = windows["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+
+    // 10:00 plans from the incremental, with the logs after it.
+    let plan = run(tern_pw(&["--json", "pitr", "plan", repo, "--service", "orders", "--time", "2026-11-20T10:00:00Z"]))
+        .ok()
+        .json();
+    let text = plan.to_string();
+    assert!(text.contains(&full) && text.contains(&incr), "{plan}");
+    assert!(text.contains("mysql-bin.000002"), "{plan}");
+    let human =
+        run(tern_pw(&["pitr", "plan", repo, "--service", "orders", "--time", "2026-11-20T10:00:00Z"])).ok().text();
+    assert!(human.ends_with('\n') && human.contains("mysql-bin.000001"), "{human}");
+
+    // 20:00 falls in the gap: refused, naming the missing range.
+    let gap = run(tern_pw(&["pitr", "plan", repo, "--service", "orders", "--time", "2026-11-20T20:00:00Z"])).fails(1);
+    assert!(gap.stderr.contains("mysql-bin.000003:4") && gap.stderr.contains("mysql-bin.000004:4"), "{}", gap.stderr);
+
+    // ls reads the catalog, with filters and paging.
+    let logs = run(tern_pw(&["--json", "ls", repo, "--kind", "log"])).ok().json();
+    assert_eq!(logs["backups_count"], 3, "{logs}");
+    let page = run(tern_pw(&["--json", "ls", repo, "--page-size", "2", "--page", "3"])).ok().json();
+    assert_eq!((page["backups_count"].as_u64(), page["pages_count"].as_u64()), (Some(5), Some(3)), "{page}");
+    assert_eq!(page["backups"].as_array().unwrap().len(), 1);
+    let bad = run(tern_pw(&["ls", repo, "--page-size", "0"])).fails(2);
+    assert!(bad.stderr.contains("page"), "{}", bad.stderr);
+
+    // The full cannot go while the incremental depends on it...
+    let refused = run(tern_pw(&["rm", repo, &full, "--service", "orders"])).fails(1);
+    assert!(refused.stderr.contains(&incr), "{}", refused.stderr);
+    // ...the incremental can, and then the full.
+    run(tern_pw(&["rm", repo, &incr, "--service", "orders"])).ok();
+    run(tern_pw(&["rm", repo, &full, "--service", "orders"])).ok();
+    let left = run(tern_pw(&["--json", "ls", repo])).ok().json();
+    assert_eq!(left["backups_count"], 3, "only the log segments are left: {left}");
+}

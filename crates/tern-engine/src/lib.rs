@@ -61,6 +61,7 @@ mod error;
 mod gc;
 mod id;
 mod keys;
+mod logs;
 pub mod manifest;
 pub mod pack;
 mod pool;
@@ -76,11 +77,12 @@ pub use error::{Error, ObjectKind, Result};
 pub use gc::{Garbage, GcOptions, GcReport};
 pub use id::{BackupId, ChunkId, PackId, check_service_name};
 pub use keys::{KdfParams, KeyRing, KeySlot, UserKey};
+pub use logs::SegmentSpan;
 pub use progress::Progress;
 pub use record::BackupStats;
 pub use repo::{Cipher, FORMAT_VERSION, InitOptions, RepoConfig, Repository};
 pub use restore::{Restore, RestoreOptions};
-pub use tern_catalog::{BackupKind, BackupRecord, BackupStatus, ConsistentPoint, Position};
+pub use tern_catalog::{BackupKind, BackupRecord, BackupStatus, ConsistentPoint, LogSegment, Position};
 pub use verify::{Problem, VerifyMode, VerifyReport};
 
 /// The README's examples (engine and storage), compiled and run as doc tests so they cannot go

@@ -97,12 +97,18 @@ async fn every_failed_put_leaves_nothing_visible(encrypted: bool) {
         // Nothing is visible: no backup listed; any record says running or failed, never
         // succeeded (a failure after the record was created marks it failed, with the reason).
         assert!(repo.list_backups(None).await.unwrap().is_empty(), "put #{n}");
-        let all =
-            tern_catalog::CatalogExt::list_backups(&repo.catalog(), &Default::default(), tern_catalog::Paging::all())
-                .await
-                .unwrap()
-                .items;
+        let all = tern_catalog::CatalogExt::list_backups(
+            &repo.catalog(),
+            &tern_catalog::BackupFilter::default(),
+            tern_catalog::Paging::all(),
+        )
+        .await
+        .unwrap()
+        .items;
         assert!(all.iter().all(|r| r.status != tern_catalog::BackupStatus::Succeeded), "put #{n}: {all:?}");
+        // Whatever is listed as succeeded has every byte it needs (quick verify, no key).
+        let listed = repo.verify(&[], tern_engine::VerifyMode::Quick).await.unwrap();
+        assert!(listed.is_ok(), "put #{n}: {:?}", listed.problems);
         if n == 1 {
             assert!(all.is_empty(), "the running record itself failed to write");
         } else if n == packs + 2 {
