@@ -488,11 +488,23 @@ fn key_files_and_key_management() {
 /// the gap error), catalog listing with filters, and delete refused while an incremental
 /// depends on a backup.
 #[test]
-#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
-fn pitr_from_the_command_line() {
+fn pitr_from_the_command_line_on_a_local_folder() {
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("repo");
-    let repo = repo.to_str().unwrap();
+    pitr_flow(repo.to_str().unwrap(), work.path());
+}
+
+#[test]
+fn pitr_from_the_command_line_on_real_s3() {
+    let Some(base) = tern_storage::testing::real_server("TEST_S3_URL") else { return };
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let repo = format!("{base}/cli-pitr-{unique:x}-{}", std::process::id());
+    let work = tempfile::tempdir().unwrap();
+    pitr_flow(&repo, work.path());
+}
+
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
+fn pitr_flow(repo: &str, work: &Path) {
     run(tern_pw(&["init", repo])).ok();
     let full = run_with(
         tern_pw(&[
@@ -566,7 +578,7 @@ fn pitr_from_the_command_line() {
         ),
     ];
     for (i, (name, start, end, t0, t1)) in segments.iter().enumerate() {
-        let file = work.path().join(name);
+        let file = work.join(name);
         std::fs::write(&file, data(30_000, 30 + i as u64)).unwrap();
         run(tern_pw(&[
             "log",
