@@ -62,6 +62,19 @@ pub enum Command {
     /// Point-in-time recovery: plans and recovery windows.
     #[command(subcommand)]
     Pitr(PitrCommand),
+    /// Copy to a repository in another region what it lacks (one pass; data before records).
+    Replicate(ReplicateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicateArgs {
+    /// The primary repository.
+    pub primary: String,
+    /// The secondary repository (empty, or an earlier replica of the primary).
+    pub secondary: String,
+    /// Only this service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Args)]

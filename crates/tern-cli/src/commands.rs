@@ -16,7 +16,7 @@ use tern_storage::object_store::ObjectStore;
 
 use crate::args::{
     BackupArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LogPushArgs, LsArgs,
-    PitrPlanArgs, PitrWindowsArgs, RestoreArgs, RmArgs, VerifyArgs,
+    PitrPlanArgs, PitrWindowsArgs, ReplicateArgs, RestoreArgs, RmArgs, VerifyArgs,
 };
 use crate::output::{Failure, Output, bytes, count, duration, mb_per_s, table};
 use crate::progress::{Bar, sink};
@@ -685,4 +685,36 @@ pub async fn pitr_windows(ctx: &Ctx, args: PitrWindowsArgs) -> Result {
     };
     ctx.out.result(&json!({ "windows": windows }), &human);
     Ok(())
+}
+
+pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
+    // No key is needed: packs, manifests and records copy as bytes.
+    let primary = Repository::open(open_store(&args.primary, false)?.1, None).await?;
+    let secondary = open_store(&args.secondary, true)?.1;
+    let replicator = tern_replicator::Replicator::new(primary, secondary).await?;
+    let report = replicator.pass(args.service.as_deref()).await?;
+    let mut human = String::new();
+    if !ctx.out.quiet {
+        let _ = writeln!(
+            human,
+            "copied {} ({} packs, {} segments); {} packs were already there",
+            count(report.records_copied, "backup"),
+            report.packs_copied,
+            report.segments_copied,
+            report.packs_present
+        );
+        let _ = writeln!(human, "{} written to the secondary", bytes(report.bytes_copied));
+    }
+    for d in &report.damaged {
+        let _ = writeln!(human, "NOT copied: backup {} (pack {}: {})", d.backup, d.pack, d.detail);
+    }
+    ctx.out.result(&json!({ "report": report }), &human);
+    if report.damaged.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            reported: true,
+            ..Failure::new(format!("{} backups were not copied: damaged in the primary", report.damaged.len()))
+        })
+    }
 }

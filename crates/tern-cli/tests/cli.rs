@@ -637,3 +637,26 @@ fn pitr_flow(repo: &str, work: &Path) {
     let left = run(tern_pw(&["--json", "ls", repo])).ok().json();
     assert_eq!(left["backups_count"], 3, "only the log segments are left: {left}");
 }
+
+#[test]
+fn replicate_then_restore_from_the_secondary() {
+    let work = tempfile::tempdir().unwrap();
+    let (eu, us) = (work.path().join("eu"), work.path().join("us"));
+    let (eu, us) = (eu.to_str().unwrap(), us.to_str().unwrap());
+    run(tern_pw(&["init", eu])).ok();
+    let input = data(1 << 20, 41);
+    let id = run_with(tern_pw(&["-q", "backup", eu, "--service", "db1", "--stdin", "--name", "d"]), &input)
+        .ok()
+        .text()
+        .trim()
+        .to_owned();
+    // No key needed to replicate.
+    let report = run(tern(&["--json", "replicate", eu, us])).ok().json();
+    assert_eq!(report["report"]["records_copied"], 1, "{report}");
+    let again = run(tern(&["--json", "replicate", eu, us])).ok().json();
+    assert_eq!(again["report"]["records_copied"], 0, "{again}");
+    let listed = run(tern_pw(&["--json", "ls", us])).ok().json();
+    assert_eq!(listed["backups"][0]["id"], id.as_str(), "{listed}");
+    let out = run(tern_pw(&["restore", us, &id, "--stdout"])).ok();
+    assert!(out.stdout == input, "restored from the secondary");
+}

@@ -329,6 +329,11 @@ impl Repository {
         manifest::decode(keys, &bytes).map_err(|e| Error::corrupt(ObjectKind::Manifest, path, e))
     }
 
+    /// A manifest's bytes as stored (for copying it elsewhere unchanged).
+    pub async fn manifest_bytes(&self, id: &BackupId) -> Result<bytes::Bytes> {
+        self.read_manifest_bytes(id).await
+    }
+
     async fn read_manifest_bytes(&self, id: &BackupId) -> Result<bytes::Bytes> {
         let path = manifest::manifest_path(id);
         match self.store.get(&path).await {
