@@ -64,6 +64,20 @@ pub enum Command {
     Pitr(PitrCommand),
     /// Copy to a repository in another region what it lacks (one pass; data before records).
     Replicate(ReplicateArgs),
+    /// Replication lag of a service, from the samples stored in a secondary repository.
+    Lag(LagArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LagArgs {
+    /// The secondary repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// hour, day, week, month or year.
+    #[arg(long, default_value = "day")]
+    pub period: tern_replicator::lag::Period,
 }
 
 #[derive(Debug, Args)]
@@ -72,7 +86,7 @@ pub struct ReplicateArgs {
     pub primary: String,
     /// The secondary repository (empty, or an earlier replica of the primary).
     pub secondary: String,
-    /// Only this service.
+    /// Only this service (and record a lag sample for it in the secondary).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
 }

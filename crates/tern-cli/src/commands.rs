@@ -15,7 +15,7 @@ use tern_storage::Location;
 use tern_storage::object_store::ObjectStore;
 
 use crate::args::{
-    BackupArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LogPushArgs, LsArgs,
+    BackupArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LagArgs, LogPushArgs, LsArgs,
     PitrPlanArgs, PitrWindowsArgs, ReplicateArgs, RestoreArgs, RmArgs, VerifyArgs,
 };
 use crate::output::{Failure, Output, bytes, count, duration, mb_per_s, table};
@@ -692,7 +692,13 @@ pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
     let primary = Repository::open(open_store(&args.primary, false)?.1, None).await?;
     let secondary = open_store(&args.secondary, true)?.1;
     let replicator = tern_replicator::Replicator::new(primary, secondary).await?;
-    let report = replicator.pass(args.service.as_deref()).await?;
+    let (report, sample) = match &args.service {
+        Some(service) => {
+            let (report, sample) = replicator.pass_and_measure(service).await?;
+            (report, Some(sample))
+        }
+        None => (replicator.pass(None).await?, None),
+    };
     let mut human = String::new();
     if !ctx.out.quiet {
         let _ = writeln!(
@@ -704,11 +710,20 @@ pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
             report.packs_present
         );
         let _ = writeln!(human, "{} written to the secondary", bytes(report.bytes_copied));
+        if let Some(s) = &sample {
+            let _ = writeln!(
+                human,
+                "lag {:.0} s, {} pending ({} backups)",
+                s.lag_secs,
+                bytes(s.pending_bytes),
+                s.pending_objects
+            );
+        }
     }
     for d in &report.damaged {
         let _ = writeln!(human, "NOT copied: backup {} (pack {}: {})", d.backup, d.pack, d.detail);
     }
-    ctx.out.result(&json!({ "report": report }), &human);
+    ctx.out.result(&json!({ "report": report, "lag": sample }), &human);
     if report.damaged.is_empty() {
         Ok(())
     } else {
@@ -717,4 +732,35 @@ pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
             ..Failure::new(format!("{} backups were not copied: damaged in the primary", report.damaged.len()))
         })
     }
+}
+
+pub async fn lag(ctx: &Ctx, args: LagArgs) -> Result {
+    let repo = Repository::open(open_store(&args.repo, false)?.1, None).await?;
+    let report = tern_replicator::lag::report(&repo, &args.service, args.period, chrono::Utc::now()).await?;
+    let mut human = String::new();
+    match &report.current {
+        None => {
+            let _ = writeln!(
+                human,
+                "no lag samples for {} (run `tern replicate … --service {}`)",
+                args.service, args.service
+            );
+        }
+        Some(c) => {
+            let _ = writeln!(
+                human,
+                "{}: lag {:.0} s, {} pending ({} backups), measured {}",
+                args.service,
+                c.lag_secs,
+                bytes(c.pending_bytes),
+                c.pending_objects,
+                c.time.format(TIME_FORMAT)
+            );
+            for s in &report.series {
+                let _ = writeln!(human, "  {}  {:>10.0} s", s.time.format(TIME_FORMAT), s.lag_secs);
+            }
+        }
+    }
+    ctx.out.result(&json!(report), &human);
+    Ok(())
 }

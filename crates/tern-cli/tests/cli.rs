@@ -659,4 +659,12 @@ fn replicate_then_restore_from_the_secondary() {
     assert_eq!(listed["backups"][0]["id"], id.as_str(), "{listed}");
     let out = run(tern_pw(&["restore", us, &id, "--stdout"])).ok();
     assert!(out.stdout == input, "restored from the secondary");
+    // With --service, a lag sample is stored in the secondary and reported by `tern lag`.
+    let measured = run(tern(&["--json", "replicate", eu, us, "--service", "db1"])).ok().json();
+    assert_eq!(measured["lag"]["pending_objects"], 0, "{measured}");
+    let lag = run(tern(&["--json", "lag", us, "--service", "db1", "--period", "hour"])).ok().json();
+    assert_eq!(lag["series"].as_array().unwrap().len(), 1, "{lag}");
+    assert_eq!(lag["current"]["lag_secs"], 0.0, "{lag}");
+    let bad = run(tern(&["lag", us, "--service", "db1", "--period", "fortnight"])).fails(2);
+    assert!(bad.stderr.contains("fortnight"), "{}", bad.stderr);
 }

@@ -45,6 +45,8 @@
 #![warn(missing_docs)]
 #![allow(clippy::result_large_err)]
 
+pub mod lag;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -126,6 +128,14 @@ impl Replicator {
     /// The secondary repository (opened without a key).
     pub fn secondary(&self) -> &Repository {
         &self.secondary
+    }
+
+    /// A pass for one service, then a lag sample stored in the secondary.
+    pub async fn pass_and_measure(&self, service: &str) -> Result<(PassReport, lag::LagSample)> {
+        let report = self.pass(Some(service)).await?;
+        let sample = lag::measure(&self.primary, &self.secondary, service).await?;
+        lag::record(&self.secondary, service, &sample).await?;
+        Ok((report, sample))
     }
 
     /// One pass: everything the secondary lacks, of one service or of all, oldest first.
