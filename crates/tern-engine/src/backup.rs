@@ -199,14 +199,10 @@ impl BackupBuilder {
         )));
         Ok(BackupWriter {
             id,
-            started: running.started,
             record: running,
             version,
             repo: self.repo,
-            service: self.service,
-            parent: self.parent,
             dedup_against: sources,
-            labels: self.labels,
             options: self.options,
             progress: self.progress,
             keys,
@@ -242,16 +238,13 @@ struct NewBlob {
 /// visible) and [`Repository::commit`], or [`commit`](Self::commit) for both.
 pub struct BackupWriter {
     id: BackupId,
-    started: chrono::DateTime<chrono::Utc>,
-    /// The `running` record and its version: `finish` prepares its `succeeded` form, and
-    /// [`Repository::commit`] writes that only if nobody changed the record meanwhile.
+    /// The `running` record (service, parent, start, labels) and its version: `finish`
+    /// prepares its `succeeded` form, and [`Repository::commit`] writes that only if nobody
+    /// changed the record meanwhile.
     record: BackupRecord,
     version: Version,
     repo: Repository,
-    service: String,
-    parent: Option<BackupId>,
     dedup_against: Vec<BackupId>,
-    labels: BTreeMap<String, String>,
     options: BackupOptions,
     progress: Arc<dyn Progress>,
     keys: Arc<KeyRing>,
@@ -280,7 +273,10 @@ impl<T> Drop for AbortOnDrop<T> {
 
 impl std::fmt::Debug for BackupWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackupWriter").field("id", &self.id).field("service", &self.service).finish_non_exhaustive()
+        f.debug_struct("BackupWriter")
+            .field("id", &self.id)
+            .field("service", &self.record.service)
+            .finish_non_exhaustive()
     }
 }
 
@@ -420,14 +416,10 @@ impl BackupWriter {
     pub async fn finish(self) -> Result<FinishedBackup> {
         let Self {
             id,
-            started,
             record: running,
             version,
             repo,
-            service,
-            parent,
             dedup_against,
-            labels,
             options,
             known,
             entries,
@@ -476,15 +468,15 @@ impl BackupWriter {
         check_packs_present(&repo, &packs, options.upload_concurrency).await?;
 
         let finished = chrono::Utc::now();
-        let index = ManifestIndex { backup: id.clone(), service: service.clone(), packs, chunks };
+        let index = ManifestIndex { backup: id.clone(), service: running.service.clone(), packs, chunks };
         let body = ManifestBody {
-            started,
+            started: running.started,
             finished,
-            parent: parent.clone(),
+            parent: running.parent.clone(),
             dedup_against,
             level: options.level,
             entries,
-            labels: labels.clone(),
+            labels: running.labels.clone(),
         };
         let keys = Arc::clone(repo.keys()?);
         let bytes = tokio::task::spawn_blocking(move || manifest::encode(&keys, &index, &body))
