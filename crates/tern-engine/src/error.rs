@@ -139,8 +139,6 @@ pub enum ObjectKind {
     Pack,
     /// A manifest.
     Manifest,
-    /// A backup record.
-    Record,
 }
 
 impl fmt::Display for ObjectKind {
@@ -149,7 +147,6 @@ impl fmt::Display for ObjectKind {
             Self::Config => "repository config",
             Self::Pack => "pack",
             Self::Manifest => "manifest",
-            Self::Record => "backup record",
         })
     }
 }

@@ -89,36 +89,14 @@ impl Repository {
                 store.list(Some(&path)).try_collect::<Vec<_>>().await.map_err(|e| Error::storage("list", &path, e))
             }
         };
-        for meta in list("packs").await? {
-            let Some(id) = meta.location.filename().and_then(|n| n.parse::<PackId>().ok()) else { continue };
-            if referenced.contains(&id) {
-                continue;
-            }
-            if now - meta.last_modified < grace {
-                report.young += 1;
-            } else {
-                report.packs.push(Garbage {
-                    path: meta.location.to_string(),
-                    size: meta.size,
-                    last_modified: meta.last_modified,
-                });
-            }
-        }
-        for meta in list("manifests").await? {
-            let Some(id) = meta.location.filename().and_then(|n| n.parse::<BackupId>().ok()) else { continue };
-            if live.contains(&id) {
-                continue;
-            }
-            if now - meta.last_modified < grace {
-                report.young += 1;
-            } else {
-                report.manifests.push(Garbage {
-                    path: meta.location.to_string(),
-                    size: meta.size,
-                    last_modified: meta.last_modified,
-                });
-            }
-        }
+        let packs = list("packs").await?;
+        let manifests = list("manifests").await?;
+        report.packs = sweep(packs, now, grace, &mut report.young, |name| {
+            name.parse::<PackId>().is_ok_and(|id| !referenced.contains(&id))
+        });
+        report.manifests = sweep(manifests, now, grace, &mut report.young, |name| {
+            name.parse::<BackupId>().is_ok_and(|id| !live.contains(&id))
+        });
         if !options.dry_run {
             // Manifests first: a manifest never points at a pack that is already gone.
             for batch in [&report.manifests, &report.packs] {
@@ -134,4 +112,31 @@ impl Repository {
         }
         Ok(report)
     }
+}
+
+/// The objects `unreferenced` names (by file name) that are past the grace period; younger ones
+/// are only counted.
+fn sweep(
+    metas: Vec<object_store::ObjectMeta>,
+    now: chrono::DateTime<chrono::Utc>,
+    grace: chrono::Duration,
+    young: &mut u64,
+    unreferenced: impl Fn(&str) -> bool,
+) -> Vec<Garbage> {
+    let mut garbage = Vec::new();
+    for meta in metas {
+        if !meta.location.filename().is_some_and(&unreferenced) {
+            continue;
+        }
+        if now - meta.last_modified < grace {
+            *young += 1;
+        } else {
+            garbage.push(Garbage {
+                path: meta.location.to_string(),
+                size: meta.size,
+                last_modified: meta.last_modified,
+            });
+        }
+    }
+    garbage
 }

@@ -225,6 +225,23 @@ impl Repository {
         Ok(report)
     }
 
+    /// A backup's manifest, counted as checked; a manifest that cannot be read is a problem
+    /// of that backup (and the check goes on with the next).
+    async fn manifest_for_check(
+        &self,
+        id: &BackupId,
+        report: &mut VerifyReport,
+    ) -> Option<(crate::manifest::ManifestIndex, crate::manifest::ManifestBody)> {
+        report.backups += 1;
+        match self.manifest(id).await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                report.problems.push(Problem::of_backup(id, e.to_string()));
+                None
+            }
+        }
+    }
+
     async fn verify_deep(&self, ids: &[BackupId]) -> Result<VerifyReport> {
         let keys = Arc::clone(self.keys()?);
         let mut report = VerifyReport::default();
@@ -233,14 +250,7 @@ impl Repository {
         let pool = CpuPool::new(options.cpu_workers, "verify")?;
         let mut packs = std::collections::HashSet::new();
         for id in ids {
-            report.backups += 1;
-            let (index, body) = match self.manifest(id).await {
-                Ok(m) => m,
-                Err(e) => {
-                    report.problems.push(Problem::of_backup(id, e.to_string()));
-                    continue;
-                }
-            };
+            let Some((index, body)) = self.manifest_for_check(id, &mut report).await else { continue };
             packs.extend(index.packs.iter().map(|p| p.id));
             report.chunks += index.chunks.len() as u64;
             for entry in &body.entries {
@@ -260,14 +270,7 @@ impl Repository {
         let mut report = VerifyReport::default();
         let pool = CpuPool::new(RestoreOptions::default().cpu_workers, "verify")?;
         for id in ids {
-            report.backups += 1;
-            let (index, body) = match self.manifest(id).await {
-                Ok(m) => m,
-                Err(e) => {
-                    report.problems.push(Problem::of_backup(id, e.to_string()));
-                    continue;
-                }
-            };
+            let Some((index, body)) = self.manifest_for_check(id, &mut report).await else { continue };
             let mut owner: HashMap<u32, &str> = HashMap::new();
             for e in &body.entries {
                 for &c in &e.chunks {

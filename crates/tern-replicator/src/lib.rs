@@ -156,6 +156,9 @@ impl Replicator {
             .into_iter()
             .map(|r| r.id)
             .collect();
+        // Segment records, listed once per service that has log backups to copy.
+        let mut segments: std::collections::HashMap<String, Vec<tern_catalog::LogSegment>> =
+            std::collections::HashMap::new();
         for record in primary.into_iter().filter(|r| !present.contains(&r.id)) {
             if let Some(damaged) = self.copy_data(&record.id, &mut report).await? {
                 tracing::warn!(backup = %record.id, pack = %damaged.pack, detail = %damaged.detail, "not replicated");
@@ -166,9 +169,12 @@ impl Replicator {
             self.secondary.catalog().create_backup(&record).await?;
             report.records_copied += 1;
             if record.kind == BackupKind::Log {
-                let segments = self.primary.catalog().list_segments(&record.service).await?;
-                if let Some(segment) = segments.into_iter().find(|s| s.id == record.id) {
-                    self.secondary.catalog().create_segment(&segment).await?;
+                if !segments.contains_key(&record.service) {
+                    let listed = self.primary.catalog().list_segments(&record.service).await?;
+                    segments.insert(record.service.clone(), listed);
+                }
+                if let Some(segment) = segments[&record.service].iter().find(|s| s.id == record.id) {
+                    self.secondary.catalog().create_segment(segment).await?;
                     report.segments_copied += 1;
                 }
             }
