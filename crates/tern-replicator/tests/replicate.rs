@@ -207,3 +207,18 @@ fn rand_id() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
         ^ u64::from(std::process::id())
 }
+
+#[tokio::test]
+async fn a_secondary_holding_another_repository_is_refused() {
+    let eu = primary(Location::memory("other-eu").open().unwrap()).await;
+    let other = primary(Location::memory("other-us").open().unwrap()).await;
+    let err = Replicator::new(eu.clone(), Location::memory("other-us").open().unwrap()).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the secondary holds another repository (id {}, the primary is {}): a replica must start empty",
+            other.config().repo_id,
+            eu.config().repo_id
+        )
+    );
+}

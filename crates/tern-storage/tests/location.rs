@@ -841,3 +841,16 @@ fn dot_dot_in_local_paths_is_resolved() {
     }
     assert_eq!(Location::local(cwd.join("a/../b")).local_path(), Some(cwd.join("b").as_path()));
 }
+
+#[test]
+fn a_scheme_without_slashes_is_refused_not_taken_for_a_path() {
+    for (input, scheme) in [("s3:/bucket/x", "s3"), ("az:container", "az"), ("file:relative", "file")] {
+        let err = Location::parse(input).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid location `{input}`: did you mean `{scheme}://…`? (a location URL has `://` after the scheme)"
+            )
+        );
+    }
+}
