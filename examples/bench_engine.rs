@@ -44,16 +44,6 @@ struct Args {
     backup: Option<String>,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) =
-        [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
-            .iter()
-            .find_map(|(suffix, m)| s.strip_suffix(suffix).map(|n| (n, *m)))
-            .unwrap_or((s, 1));
-    num.trim().parse::<f64>().map(|n| (n * mult as f64) as u64).map_err(|_| format!("bad size `{s}`"))
-}
-
 fn args() -> Result<Args, String> {
     let mut a = Args {
         size: 1 << 30,
@@ -70,7 +60,7 @@ fn args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--size" => a.size = parse_size(&value()?)?,
+            "--size" => a.size = dbdata::parse_size(&value()?)?,
             "--workers" => a.workers = value()?.parse().map_err(|_| "bad --workers")?,
             "--uploads" => a.uploads = value()?.parse().map_err(|_| "bad --uploads")?,
             "--level" => a.level = value()?.parse().map_err(|_| "bad --level")?,
@@ -160,16 +150,6 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn base_spec(args: &Args) -> dbdata::Spec {
-    dbdata::Spec { size: args.size, seed: 1, changed: None }
-}
-
-/// 1 % of the pages changed in one contiguous region, and 1 % appended.
-fn changed_spec(args: &Args) -> dbdata::Spec {
-    let pages = args.size / dbdata::PAGE as u64;
-    dbdata::Spec { size: args.size + args.size / 100, seed: 1, changed: Some((pages * 2 / 5, (pages / 100).max(1), 2)) }
-}
-
 async fn open_repo(args: &Args) -> Result<Repository, Box<dyn std::error::Error>> {
     let dir = args.repo.as_ref().ok_or("--repo is required")?;
     let store = Location::local(dir).open()?;
@@ -196,7 +176,7 @@ async fn run_phase(args: &Args, phase: &str) -> Result<(), Box<dyn std::error::E
     let mut m = Measured::default();
     match phase {
         "reference" => {
-            let (workers, level, spec) = (args.workers, args.level, base_spec(args));
+            let (workers, level, spec) = (args.workers, args.level, dbdata::base_spec(args.size));
             let (logical, compressed) = tokio::task::spawn_blocking(move || reference(spec, workers, level)).await?;
             m.bytes = logical;
             m.stored = Some(compressed);
@@ -205,10 +185,10 @@ async fn run_phase(args: &Args, phase: &str) -> Result<(), Box<dyn std::error::E
             let repo = open_repo(args).await?;
             let mut builder = repo.backup("bench").options(options);
             let spec = if phase == "backup" {
-                base_spec(args)
+                dbdata::base_spec(args.size)
             } else {
                 builder = builder.parent(args.backup.as_deref().ok_or("--backup is required")?.parse::<BackupId>()?);
-                changed_spec(args)
+                dbdata::changed_spec(args.size)
             };
             let mut writer = builder.start().await?;
             writer.add_entry("data", dbdata::Reader::new(spec), None).await?;
@@ -315,7 +295,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let start = Instant::now();
     let mut scratch = vec![0u8; dbdata::PAGE];
-    let spec = base_spec(&args);
+    let spec = dbdata::base_spec(args.size);
     for n in 0..16384 {
         dbdata::page(&spec, n, &mut scratch);
     }

@@ -9,6 +9,7 @@
 #![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
 #[path = "support/dbdata.rs"]
+#[allow(dead_code)] // the benchmarks use more of it
 mod dbdata;
 
 use std::time::Instant;

@@ -21,6 +21,29 @@ use tokio::io::{AsyncRead, ReadBuf};
 /// The page size.
 pub const PAGE: usize = 16 << 10;
 
+/// The benchmarks' base data: `size` bytes of pages from seed 1.
+pub fn base_spec(size: u64) -> Spec {
+    Spec { size, seed: 1, changed: None }
+}
+
+/// The benchmarks' second version of [`base_spec`]: 1 % of the pages changed in one contiguous
+/// region, and 1 % appended.
+pub fn changed_spec(size: u64) -> Spec {
+    let pages = size / PAGE as u64;
+    Spec { size: size + size / 100, seed: 1, changed: Some((pages * 2 / 5, (pages / 100).max(1), 2)) }
+}
+
+/// A size argument: `1GiB`, `256MiB`, `64KiB` (or `G`, `M`, `K`), or bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) =
+        [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+            .iter()
+            .find_map(|(suffix, m)| s.strip_suffix(suffix).map(|n| (n, *m)))
+            .unwrap_or((s, 1));
+    num.trim().parse::<f64>().map(|n| (n * mult as f64) as u64).map_err(|_| format!("bad size `{s}`"))
+}
+
 const WORDS: &[&str] = &[
     "alpha", "berlin", "copper", "delta", "ember", "falcon", "garnet", "harbor", "indigo", "juniper", "kestrel",
     "lumen", "marble", "nectar", "onyx", "pepper", "quartz", "raven", "saffron", "tundra", "umber", "velvet", "willow",

@@ -62,10 +62,100 @@ pub enum Command {
     /// Point-in-time recovery: plans and recovery windows.
     #[command(subcommand)]
     Pitr(PitrCommand),
-    /// Copy to a repository in another region what it lacks (one pass; data before records).
+    /// Copy to a repository in another region what it lacks (one pass, or --watch to keep
+    /// copying; data before records).
     Replicate(ReplicateArgs),
     /// Replication lag of a service, from the samples stored in a secondary repository.
     Lag(LagArgs),
+    /// Copy one backup, with the parents and (--with-logs) log segments it needs, to another
+    /// repository: a new location, another region, or a bucket with its own key.
+    Copy(CopyArgs),
+    /// A service's replication settings: show, enable, pause, resume, disable.
+    #[command(subcommand)]
+    Replication(ReplicationCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The repository to copy from.
+    pub from: String,
+    /// The repository to copy to: empty (it becomes a clone sharing the source's keys) or an
+    /// existing repository (with other keys, give them with --to-key-file or TERN_TO_PASSWORD).
+    pub to: String,
+    /// The backup.
+    pub backup: BackupId,
+    /// Also copy the log segments from the backup up to the service's next backup.
+    #[arg(long)]
+    pub with_logs: bool,
+    /// Unlock the destination with this key file (else TERN_TO_PASSWORD).
+    #[arg(long, value_name = "FILE", env = "TERN_TO_KEY_FILE")]
+    pub to_key_file: Option<PathBuf>,
+    /// Average upload rate limit, bytes per second (suffixes k, M, G, Ki, Mi, Gi: `20Mi`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub bandwidth_limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplicationCommand {
+    /// Show a service's replication settings.
+    Show(ReplicationServiceArgs),
+    /// Enable replication of a service (no downtime: the next pass copies what is missing).
+    Enable(ReplicationEnableArgs),
+    /// Pause replication of a service, with a reason every pass reports.
+    Pause(ReplicationPauseArgs),
+    /// Resume a paused service.
+    Resume(ReplicationServiceArgs),
+    /// Disable replication of a service; what was copied stays.
+    Disable(ReplicationServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicationServiceArgs {
+    /// The primary repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicationEnableArgs {
+    #[command(flatten)]
+    pub target: ReplicationServiceArgs,
+    /// A secondary region or location, for the record (repeatable; credentials are never stored).
+    #[arg(long = "secondary", value_name = "LOCATION")]
+    pub secondaries: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicationPauseArgs {
+    #[command(flatten)]
+    pub target: ReplicationServiceArgs,
+    /// Why (shown by every pass while paused).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// A rate in bytes per second: `1000000`, `500k`, `20M`, `1G`, `64Ki`, `20Mi`, `1Gi`.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim().trim_end_matches("/s").trim_end_matches(['B', 'b']);
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: f64 = match unit {
+        "" => 1.0,
+        "k" | "K" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{s}` is not a rate (examples: 500k, 20M, 20Mi)")),
+    };
+    match number.parse::<f64>() {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked positive, rounded
+        Ok(n) if n > 0.0 && (n * factor).is_finite() && n * factor >= 1.0 => Ok((n * factor).round() as u64),
+        _ => Err(format!("`{s}` is not a rate (examples: 500k, 20M, 20Mi)")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +179,21 @@ pub struct ReplicateArgs {
     /// Only this service (and record a lag sample for it in the secondary).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
+    /// Keep running: a pass every --interval, backing off while passes fail (stop with Ctrl-C).
+    #[arg(long)]
+    pub watch: bool,
+    /// Time between passes with --watch.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "watch")]
+    pub interval: Duration,
+    /// The longest back-off after failed passes with --watch.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration, requires = "watch")]
+    pub max_backoff: Duration,
+    /// Average upload rate limit, bytes per second (suffixes k, M, G, Ki, Mi, Gi: `20Mi`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub bandwidth_limit: Option<u64>,
+    /// Packs copied at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
 }
 
 #[derive(Debug, Args)]

@@ -15,8 +15,8 @@ use tern_storage::Location;
 use tern_storage::object_store::ObjectStore;
 
 use crate::args::{
-    BackupArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LagArgs, LogPushArgs, LsArgs,
-    PitrPlanArgs, PitrWindowsArgs, ReplicateArgs, RestoreArgs, RmArgs, VerifyArgs,
+    BackupArgs, CopyArgs, GcArgs, InitArgs, KeyAddArgs, KeyCommand, KeyListArgs, KeyRemoveArgs, LagArgs, LogPushArgs,
+    LsArgs, PitrPlanArgs, PitrWindowsArgs, ReplicateArgs, ReplicationCommand, RestoreArgs, RmArgs, VerifyArgs,
 };
 use crate::output::{Failure, Output, bytes, count, duration, mb_per_s, table};
 use crate::progress::{Bar, sink};
@@ -25,6 +25,8 @@ use crate::progress::{Bar, sink};
 pub const PASSWORD_VAR: &str = "TERN_PASSWORD";
 /// The passphrase `key add` adds.
 pub const NEW_PASSWORD_VAR: &str = "TERN_NEW_PASSWORD";
+/// The passphrase that unlocks the destination of `copy` (when it has other keys).
+pub const TO_PASSWORD_VAR: &str = "TERN_TO_PASSWORD";
 /// `1` makes new passphrase slots use `KdfParams::insecure_fast()`: for tests only.
 pub const INSECURE_FAST_KDF_VAR: &str = "TERN_INSECURE_FAST_KDF";
 
@@ -658,14 +660,17 @@ async fn history(repo: &Repository, service: &str) -> Result<(Vec<BackupRecord>,
 
 pub async fn pitr_plan(ctx: &Ctx, args: PitrPlanArgs) -> Result {
     let repo = ctx.open(&args.repo).await?;
-    let (records, segments) = history(&repo, &args.service).await?;
     let target = match (args.time, args.position, args.backup) {
         (Some(t), _, _) => tern_catalog::RestoreTarget::Time(t),
         (_, Some(p), _) => tern_catalog::RestoreTarget::Position(p),
         (_, _, Some(b)) => tern_catalog::RestoreTarget::Backup(b),
         _ => tern_catalog::RestoreTarget::Latest,
     };
-    let plan = tern_pitr::plan(&records, &segments, &target).map_err(|e| Failure::new(format!("cannot plan: {e}")))?;
+    // In a replica, a target not replicated yet is refused with the lag named.
+    let plan = tern_replicator::secondary::plan(&repo, &args.service, &target).await.map_err(|e| match e {
+        tern_replicator::secondary::SecondaryPlanError::Engine(e) => Failure::from(e),
+        e => Failure::new(format!("cannot plan: {e}")),
+    })?;
     let human = format!("{}\n", plan.to_string().trim_end());
     ctx.out.result(&json!({ "plan": plan }), &human);
     Ok(())
@@ -689,9 +694,22 @@ pub async fn pitr_windows(ctx: &Ctx, args: PitrWindowsArgs) -> Result {
 
 pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
     // No key is needed: packs, manifests and records copy as bytes.
-    let primary = Repository::open(open_store(&args.primary, false)?.1, None).await?;
-    let secondary = open_store(&args.secondary, true)?.1;
-    let replicator = tern_replicator::Replicator::new(primary, secondary).await?;
+    let (primary_location, primary_store) = open_store(&args.primary, false)?;
+    let primary = Repository::open(primary_store, None).await?;
+    let (secondary_location, secondary) = open_store(&args.secondary, true)?;
+    let mut replicator =
+        tern_replicator::Replicator::new(primary, secondary).await?.with_concurrency(usize::from(args.concurrency));
+    if let Some(rate) = args.bandwidth_limit {
+        replicator = replicator.with_bandwidth_limit(rate);
+    }
+    // Two prefixes of one bucket: packs copy server-side.
+    if let Some((root, from, to)) = primary_location.shared_bucket(&secondary_location) {
+        let root = root.open()?;
+        replicator = replicator.with_server_side_copy(tern_replicator::ServerSideCopy { root, from, to });
+    }
+    if args.watch {
+        return watch(ctx, &replicator, args).await;
+    }
     let (report, sample) = match &args.service {
         Some(service) => {
             let (report, sample) = replicator.pass_and_measure(service).await?;
@@ -699,8 +717,28 @@ pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
         }
         None => (replicator.pass(None).await?, None),
     };
+    let human = pass_text(ctx.out.quiet, &report, sample.as_ref());
+    ctx.out.result(&json!({ "report": report, "lag": sample }), &human);
+    if report.damaged.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            reported: true,
+            ..Failure::new(format!("{} backups were not copied: damaged in the primary", report.damaged.len()))
+        })
+    }
+}
+
+fn pass_text(
+    quiet: bool,
+    report: &tern_replicator::PassReport,
+    sample: Option<&tern_replicator::lag::LagSample>,
+) -> String {
     let mut human = String::new();
-    if !ctx.out.quiet {
+    for s in &report.skipped {
+        let _ = writeln!(human, "skipped {}: {}", s.service, s.reason);
+    }
+    if !quiet {
         let _ = writeln!(
             human,
             "copied {} ({} packs, {} segments); {} packs were already there",
@@ -709,8 +747,13 @@ pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
             report.segments_copied,
             report.packs_present
         );
-        let _ = writeln!(human, "{} written to the secondary", bytes(report.bytes_copied));
-        if let Some(s) = &sample {
+        let server_side = if report.server_side_copies > 0 {
+            format!(" ({} packs copied server-side)", report.server_side_copies)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(human, "{} written to the secondary{server_side}", bytes(report.bytes_copied));
+        if let Some(s) = sample {
             let _ = writeln!(
                 human,
                 "lag {:.0} s, {} pending ({} backups)",
@@ -723,15 +766,149 @@ pub async fn replicate(ctx: &Ctx, args: ReplicateArgs) -> Result {
     for d in &report.damaged {
         let _ = writeln!(human, "NOT copied: backup {} (pack {}: {})", d.backup, d.pack, d.detail);
     }
-    ctx.out.result(&json!({ "report": report, "lag": sample }), &human);
-    if report.damaged.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure {
-            reported: true,
-            ..Failure::new(format!("{} backups were not copied: damaged in the primary", report.damaged.len()))
-        })
+    human
+}
+
+/// `replicate --watch`: passes until Ctrl-C (or SIGTERM); one line (or JSON document) per pass.
+async fn watch(ctx: &Ctx, replicator: &tern_replicator::Replicator, args: ReplicateArgs) -> Result {
+    let options = tern_replicator::WatchOptions { interval: args.interval, max_backoff: args.max_backoff };
+    let out = ctx.out;
+    let on_event = move |event: tern_replicator::WatchEvent| {
+        let human = match &event {
+            tern_replicator::WatchEvent::Pass { report, lag, next_pass_in_secs } => {
+                let mut text = format!(
+                    "[{}] copied {} ({})",
+                    chrono::Utc::now().format(TIME_FORMAT),
+                    count(report.records_copied, "backup"),
+                    bytes(report.bytes_copied)
+                );
+                for s in &report.skipped {
+                    let _ = write!(text, "; skipped {}: {}", s.service, s.reason);
+                }
+                for d in &report.damaged {
+                    let _ = write!(text, "; NOT copied: backup {} (pack {}: {})", d.backup, d.pack, d.detail);
+                }
+                if let Some(l) = lag {
+                    let _ = write!(text, "; lag {:.0} s, {} backups pending", l.lag_secs, l.pending_objects);
+                }
+                let _ = writeln!(text, "; next pass in {next_pass_in_secs:.0} s");
+                text
+            }
+            tern_replicator::WatchEvent::Failed { error, failures, retry_in_secs } => format!(
+                "[{}] pass failed ({failures} in a row): {error}; retrying in {retry_in_secs:.0} s\n",
+                chrono::Utc::now().format(TIME_FORMAT)
+            ),
+        };
+        out.result(&json!(event), &human);
+    };
+    let stop = async {
+        #[cfg(unix)]
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    replicator.watch(args.service.as_deref(), &options, on_event, stop).await;
+    Ok(())
+}
+
+pub async fn copy(ctx: &Ctx, args: CopyArgs) -> Result {
+    let from = ctx.open(&args.from).await?;
+    let to_key = match &args.to_key_file {
+        Some(path) => Some(read_key_file(path)?),
+        None => passphrase_from_env(TO_PASSWORD_VAR)?,
+    };
+    let to = tern_replicator::copy::destination(&from, open_store(&args.to, true)?.1, to_key.as_ref()).await?;
+    let options = tern_replicator::copy::CopyOptions {
+        with_logs: args.with_logs,
+        bandwidth_limit: args.bandwidth_limit,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let report = tern_replicator::copy::copy_backup(&from, &to, &args.backup, &options).await?;
+    let mut human = String::new();
+    if !ctx.out.quiet {
+        let how = match report.mode {
+            tern_replicator::copy::CopyMode::Bytes => "as bytes (same keys)",
+            tern_replicator::copy::CopyMode::Reencrypted => "re-encrypted for the destination's keys",
+        };
+        let _ = writeln!(
+            human,
+            "copied {} {how}: {} in {} packs, {} segments, in {}",
+            count(report.copied.len() as u64, "backup"),
+            bytes(report.bytes_copied),
+            report.packs_copied,
+            report.segments_copied,
+            duration(started.elapsed())
+        );
+        if !report.already_present.is_empty() {
+            let _ =
+                writeln!(human, "{} already in the destination", count(report.already_present.len() as u64, "backup"));
+        }
     }
+    for id in &report.copied {
+        let _ = writeln!(human, "{id}");
+    }
+    ctx.out.result(&json!({ "copy": report }), &human);
+    Ok(())
+}
+
+pub async fn replication(ctx: &Ctx, command: ReplicationCommand) -> Result {
+    use tern_replicator::config;
+    let (repo, service, config) = match command {
+        ReplicationCommand::Show(a) => {
+            let repo = Repository::open(open_store(&a.repo, false)?.1, None).await?;
+            let config = config::get(&repo, &a.service).await?;
+            (repo, a.service, config)
+        }
+        ReplicationCommand::Enable(a) => {
+            let repo = Repository::open(open_store(&a.target.repo, false)?.1, None).await?;
+            // Stored in display form: a location's credentials never reach the catalog.
+            let secondaries = a
+                .secondaries
+                .iter()
+                .map(|s| if s.contains("://") { Location::parse(s).map(|l| l.to_string()) } else { Ok(s.clone()) })
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let config = config::enable(&repo, &a.target.service, &secondaries).await?;
+            (repo, a.target.service, Some(config))
+        }
+        ReplicationCommand::Pause(a) => {
+            let repo = Repository::open(open_store(&a.target.repo, false)?.1, None).await?;
+            let config = config::pause(&repo, &a.target.service, &a.reason).await?;
+            (repo, a.target.service, Some(config))
+        }
+        ReplicationCommand::Resume(a) => {
+            let repo = Repository::open(open_store(&a.repo, false)?.1, None).await?;
+            let config = config::resume(&repo, &a.service).await?;
+            (repo, a.service, Some(config))
+        }
+        ReplicationCommand::Disable(a) => {
+            let repo = Repository::open(open_store(&a.repo, false)?.1, None).await?;
+            let config = config::disable(&repo, &a.service).await?;
+            (repo, a.service, Some(config))
+        }
+    };
+    drop(repo);
+    let human = match &config {
+        None => format!("{service}: no replication settings (passes copy it whenever they run)\n"),
+        Some(c) => {
+            let state = match (c.enabled, &c.paused) {
+                (false, _) => "disabled".to_owned(),
+                (true, Some(reason)) => format!("paused: {reason}"),
+                (true, None) => "enabled".to_owned(),
+            };
+            let to =
+                if c.secondaries.is_empty() { String::new() } else { format!(" → {}", c.secondaries.join(", ")) };
+            format!("{service}: {state}{to}\n")
+        }
+    };
+    ctx.out.result(&json!({ "service": service, "replication": config }), &human);
+    Ok(())
 }
 
 pub async fn lag(ctx: &Ctx, args: LagArgs) -> Result {

@@ -92,6 +92,8 @@ async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         Command::Rm(args) => commands::rm(ctx, args).await,
         Command::Replicate(args) => commands::replicate(ctx, args).await,
         Command::Lag(args) => commands::lag(ctx, args).await,
+        Command::Copy(args) => commands::copy(ctx, args).await,
+        Command::Replication(command) => commands::replication(ctx, command).await,
         Command::Log(args::LogCommand::Push(args)) => commands::log_push(ctx, args).await,
         Command::Pitr(args::PitrCommand::Plan(args)) => commands::pitr_plan(ctx, args).await,
         Command::Pitr(args::PitrCommand::Windows(args)) => commands::pitr_windows(ctx, args).await,

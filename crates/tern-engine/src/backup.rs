@@ -87,6 +87,8 @@ pub struct BackupBuilder {
     progress: Arc<dyn Progress>,
     kind: BackupKind,
     consistent: Option<ConsistentPoint>,
+    /// Set by [`BackupBuilder::copy_of`]: the id and times of the backup being copied.
+    copy: Option<(BackupId, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)>,
 }
 
 impl Repository {
@@ -102,6 +104,7 @@ impl Repository {
             progress: Arc::new(()),
             kind: BackupKind::Full,
             consistent: None,
+            copy: None,
         }
     }
 }
@@ -135,6 +138,19 @@ impl BackupBuilder {
     /// source knows it. Point-in-time recovery plans from it.
     pub fn consistent(mut self, point: ConsistentPoint) -> Self {
         self.consistent = Some(point);
+        self
+    }
+
+    /// Makes this backup a copy of `record` from another repository: it keeps the record's id,
+    /// kind, parent, consistent point, labels and start and finish times. Used to copy a backup
+    /// into a repository with other keys (its chunks are re-encrypted); refused when the
+    /// destination already has a backup with that id.
+    pub fn copy_of(mut self, record: &BackupRecord) -> Self {
+        self.kind = record.kind;
+        self.parent.clone_from(&record.parent);
+        self.consistent.clone_from(&record.consistent);
+        self.labels.clone_from(&record.labels);
+        self.copy = Some((record.id.clone(), record.started, record.finished));
         self
     }
 
@@ -173,14 +189,20 @@ impl BackupBuilder {
         if self.kind == BackupKind::Incremental && self.parent.is_none() {
             return Err(Error::InvalidArgument("an incremental backup needs a parent".into()));
         }
-        let id = BackupId::new();
+        let (id, started, copied_finish) = match &self.copy {
+            Some((id, started, finished)) => (id.clone(), *started, *finished),
+            None => (BackupId::new(), chrono::Utc::now(), None),
+        };
+        if self.copy.is_some() && self.repo.catalog().find_backup(&id).await?.is_some() {
+            return Err(Error::InvalidArgument(format!("backup {id} is already in the destination repository")));
+        }
         let running = BackupRecord {
             id: id.clone(),
             service: self.service.clone(),
             kind: self.kind,
             status: BackupStatus::Running,
             parent: self.parent.clone(),
-            started: chrono::Utc::now(),
+            started,
             finished: None,
             consistent: self.consistent.clone(),
             sizes: Sizes::default(),
@@ -214,6 +236,7 @@ impl BackupBuilder {
             blob_tx,
             packer,
             pool,
+            copied_finish,
         })
     }
 }
@@ -259,6 +282,8 @@ pub struct BackupWriter {
     blob_tx: mpsc::Sender<NewBlob>,
     packer: AbortOnDrop<Result<Vec<SealedUpload>>>,
     pool: CpuPool,
+    /// The original finish time, when this is a copy of another repository's backup.
+    copied_finish: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A task that is stopped if its handle is dropped (a writer abandoned without `finish`
@@ -426,6 +451,7 @@ impl BackupWriter {
             order,
             blob_tx,
             mut packer,
+            copied_finish,
             ..
         } = self;
         drop(blob_tx);
@@ -467,7 +493,7 @@ impl BackupWriter {
 
         check_packs_present(&repo, &packs, options.upload_concurrency).await?;
 
-        let finished = chrono::Utc::now();
+        let finished = copied_finish.unwrap_or_else(chrono::Utc::now);
         let index = ManifestIndex { backup: id.clone(), service: running.service.clone(), packs, chunks };
         let body = ManifestBody {
             started: running.started,

@@ -14,6 +14,15 @@
 //! All writes are create-only, so a pass killed at any step and run again converges, and a
 //! record is never in the secondary before every byte it needs.
 //!
+//! Around the pass:
+//! - [`config`]: a service's replication settings (enabled, paused with a reason), kept in the
+//!   primary's catalog; a disabled or paused service is skipped and the pass says why.
+//! - [`Replicator::watch`]: continuous mode, a pass every interval, with back-off on errors.
+//! - [`lag`]: after each pass, how far the secondary is behind, stored in the secondary.
+//! - [`copy`]: one backup and what it needs, on demand, to any repository (re-encrypted when
+//!   the destination has other keys).
+//! - [`secondary`]: planning a restore in the secondary, refusing targets it has not received.
+//!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use tern_engine::{InitOptions, KdfParams, Repository, UserKey};
@@ -45,18 +54,26 @@
 #![warn(missing_docs)]
 #![allow(clippy::result_large_err)]
 
+pub mod config;
+pub mod copy;
 pub mod lag;
+pub mod secondary;
+mod transfer;
+mod watch;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 use serde::Serialize;
 use tern_catalog::{BackupFilter, BackupKind, CatalogExt, Paging};
-use tern_engine::pack::pack_path;
 use tern_engine::{BackupId, Error, PackId, Repository, Result};
+
+pub use transfer::ServerSideCopy;
+pub use watch::{WatchEvent, WatchOptions};
+
+use transfer::{Bandwidth, Transfer, storage};
 
 /// What a pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -67,12 +84,16 @@ pub struct PassReport {
     pub segments_copied: u64,
     /// Packs copied.
     pub packs_copied: u64,
+    /// Of those, packs copied server-side (their bytes did not pass through this process).
+    pub server_side_copies: u64,
     /// Packs the secondary already had (deduplicated across backups and regions).
     pub packs_present: u64,
-    /// Bytes written to the secondary (packs and manifests).
+    /// Bytes sent to the secondary (packs and manifests; server-side copies not included).
     pub bytes_copied: u64,
     /// Backups not copied because a pack of theirs is damaged in the primary.
     pub damaged: Vec<Damaged>,
+    /// Services not replicated, and why (disabled or paused in their replication config).
+    pub skipped: Vec<Skipped>,
 }
 
 /// A backup held back because the primary's copy of one of its packs is damaged.
@@ -86,12 +107,19 @@ pub struct Damaged {
     pub detail: String,
 }
 
+/// A service a pass left alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The service.
+    pub service: String,
+    /// Why: `disabled`, or `paused: <reason>`.
+    pub reason: String,
+}
+
 /// Copies one repository's backups into another region's.
 #[derive(Clone, Debug)]
 pub struct Replicator {
-    primary: Repository,
-    secondary: Repository,
-    concurrency: usize,
+    transfer: Transfer,
 }
 
 const CONFIG: &str = "tern.json";
@@ -100,14 +128,7 @@ impl Replicator {
     /// A replicator from `primary` into `secondary`. An empty secondary becomes a clone of the
     /// primary's `tern.json`; a secondary that is another repository is refused.
     pub async fn new(primary: Repository, secondary: Arc<dyn ObjectStore>) -> Result<Self> {
-        let path = Path::from(CONFIG);
-        let config = primary.store().get(&path).await.map_err(|e| storage("read", &path, e))?.bytes().await;
-        let config = config.map_err(|e| storage("read", &path, e))?;
-        match secondary.put_opts(&path, config.clone().into(), PutMode::Create.into()).await {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(e) => return Err(storage("write", &path, e)),
-        }
-        let secondary = Repository::open(secondary, None).await?;
+        let secondary = clone_config(&primary, secondary).await?;
         if secondary.config().repo_id != primary.config().repo_id {
             return Err(Error::InvalidArgument(format!(
                 "the secondary holds another repository (id {}, the primary is {}): a replica must start empty",
@@ -115,30 +136,55 @@ impl Replicator {
                 primary.config().repo_id
             )));
         }
-        Ok(Self { primary, secondary, concurrency: 4 })
+        Ok(Self {
+            transfer: Transfer { from: primary, to: secondary, concurrency: 4, bandwidth: None, server_side: None },
+        })
     }
 
     /// Packs copied at once (default 4).
     #[must_use]
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = concurrency.max(1);
+        self.transfer.concurrency = concurrency.max(1);
         self
+    }
+
+    /// Limits the average rate of bytes sent to the secondary, over all concurrent copies.
+    #[must_use]
+    pub fn with_bandwidth_limit(mut self, bytes_per_sec: u64) -> Self {
+        self.transfer.bandwidth = Some(Arc::new(Bandwidth::new(bytes_per_sec)));
+        self
+    }
+
+    /// Copies packs server-side when both repositories are prefixes of one bucket (see
+    /// `tern_storage::Location::shared_bucket`). Packs are still read once and checked
+    /// against their names, so a damaged one is never copied.
+    #[must_use]
+    pub fn with_server_side_copy(mut self, copy: ServerSideCopy) -> Self {
+        self.transfer.server_side = Some(copy);
+        self
+    }
+
+    /// The primary repository.
+    pub fn primary(&self) -> &Repository {
+        &self.transfer.from
     }
 
     /// The secondary repository (opened without a key).
     pub fn secondary(&self) -> &Repository {
-        &self.secondary
+        &self.transfer.to
     }
 
-    /// A pass for one service, then a lag sample stored in the secondary.
+    /// A pass for one service, then a lag sample stored in the secondary (also taken when the
+    /// service is paused: the lag it reports then grows).
     pub async fn pass_and_measure(&self, service: &str) -> Result<(PassReport, lag::LagSample)> {
         let report = self.pass(Some(service)).await?;
-        let sample = lag::measure(&self.primary, &self.secondary, service).await?;
-        lag::record(&self.secondary, service, &sample).await?;
+        let sample = lag::measure(self.primary(), self.secondary(), service).await?;
+        lag::record(self.secondary(), service, &sample).await?;
         Ok((report, sample))
     }
 
     /// One pass: everything the secondary lacks, of one service or of all, oldest first.
+    /// Services whose replication config is disabled or paused are skipped and reported.
     pub async fn pass(&self, service: Option<&str>) -> Result<PassReport> {
         let mut report = PassReport::default();
         let filter = BackupFilter {
@@ -146,9 +192,18 @@ impl Replicator {
             status: Some("succeeded".into()),
             ..Default::default()
         };
-        let primary = self.primary.catalog().list_backups(&filter, Paging::all()).await?.items;
+        let primary = self.primary().catalog().list_backups(&filter, Paging::all()).await?.items;
+        let mut services: BTreeSet<String> = primary.iter().map(|r| r.service.clone()).collect();
+        services.extend(service.map(str::to_owned));
+        let mut held: HashSet<String> = HashSet::new();
+        for s in &services {
+            if let Some(reason) = config::held_back(self.primary(), s).await? {
+                report.skipped.push(Skipped { service: s.clone(), reason });
+                held.insert(s.clone());
+            }
+        }
         let present: HashSet<BackupId> = self
-            .secondary
+            .secondary()
             .catalog()
             .list_backups(&filter, Paging::all())
             .await?
@@ -157,97 +212,30 @@ impl Replicator {
             .map(|r| r.id)
             .collect();
         // Segment records, listed once per service that has log backups to copy.
-        let mut segments: std::collections::HashMap<String, Vec<tern_catalog::LogSegment>> =
-            std::collections::HashMap::new();
-        for record in primary.into_iter().filter(|r| !present.contains(&r.id)) {
-            if let Some(damaged) = self.copy_data(&record.id, &mut report).await? {
-                tracing::warn!(backup = %record.id, pack = %damaged.pack, detail = %damaged.detail, "not replicated");
-                report.damaged.push(damaged);
-                continue;
+        let mut segments: HashMap<String, Vec<tern_catalog::LogSegment>> = HashMap::new();
+        for record in primary.into_iter().filter(|r| !present.contains(&r.id) && !held.contains(&r.service)) {
+            if record.kind == BackupKind::Log && !segments.contains_key(&record.service) {
+                let listed = self.primary().catalog().list_segments(&record.service).await?;
+                segments.insert(record.service.clone(), listed);
             }
-            // Data is in place: publish the record, then (for logs) the segment.
-            self.secondary.catalog().create_backup(&record).await?;
-            report.records_copied += 1;
-            if record.kind == BackupKind::Log {
-                if !segments.contains_key(&record.service) {
-                    let listed = self.primary.catalog().list_segments(&record.service).await?;
-                    segments.insert(record.service.clone(), listed);
-                }
-                if let Some(segment) = segments[&record.service].iter().find(|s| s.id == record.id) {
-                    self.secondary.catalog().create_segment(segment).await?;
-                    report.segments_copied += 1;
-                }
+            let segment = segments.get(&record.service).and_then(|all| all.iter().find(|s| s.id == record.id));
+            if let Some(damaged) = self.transfer.copy_backup(&record, segment, &mut report).await? {
+                report.damaged.push(damaged);
             }
         }
         Ok(report)
     }
-
-    /// Copies a backup's missing packs and its manifest; `Some` if a pack is damaged.
-    async fn copy_data(&self, id: &BackupId, report: &mut PassReport) -> Result<Option<Damaged>> {
-        let index = self.primary.manifest_index(id).await?;
-        let results: Vec<PackCopy> = futures::stream::iter(index.packs.iter().copied())
-            .map(|pack| self.copy_pack(pack.id, pack.size))
-            .buffer_unordered(self.concurrency)
-            .try_collect()
-            .await?;
-        for result in results {
-            match result {
-                PackCopy::Present => report.packs_present += 1,
-                PackCopy::Written(bytes) => {
-                    report.packs_copied += 1;
-                    report.bytes_copied += bytes;
-                }
-                PackCopy::Damaged(pack, detail) => return Ok(Some(Damaged { backup: id.clone(), pack, detail })),
-            }
-        }
-        let manifest = self.primary.manifest_bytes(id).await?;
-        let path = tern_engine::manifest::manifest_path(id);
-        match self.secondary.store().put_opts(&path, manifest.clone().into(), PutMode::Create.into()).await {
-            Ok(_) => report.bytes_copied += manifest.len() as u64,
-            Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(e) => return Err(storage("write", &path, e)),
-        }
-        Ok(None)
-    }
-
-    async fn copy_pack(&self, id: PackId, size: u64) -> Result<PackCopy> {
-        let path = pack_path(&id);
-        match self.secondary.store().head(&path).await {
-            Ok(meta) if meta.size == size => return Ok(PackCopy::Present),
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(storage("check", &path, e)),
-        }
-        let bytes = match self.primary.store().get(&path).await {
-            Ok(got) => got.bytes().await.map_err(|e| storage("read", &path, e))?,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Ok(PackCopy::Damaged(id, "missing in the primary".into()));
-            }
-            Err(e) => return Err(storage("read", &path, e)),
-        };
-        if bytes.len() as u64 != size {
-            return Ok(PackCopy::Damaged(id, format!("{} bytes in the primary, expected {size}", bytes.len())));
-        }
-        let check = bytes.clone();
-        let intact = tokio::task::spawn_blocking(move || blake3::hash(&check).as_bytes() == &id.0)
-            .await
-            .map_err(|e| Error::Io { context: "checking a pack".into(), source: std::io::Error::other(e) })?;
-        if !intact {
-            return Ok(PackCopy::Damaged(id, "content does not match its id in the primary".into()));
-        }
-        let n = bytes.len() as u64;
-        match self.secondary.store().put_opts(&path, bytes.into(), PutMode::Create.into()).await {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(PackCopy::Written(n)),
-            Err(e) => Err(storage("write", &path, e)),
-        }
-    }
 }
 
-enum PackCopy {
-    Present,
-    Written(u64),
-    Damaged(PackId, String),
-}
-
-fn storage(op: &'static str, path: &Path, source: object_store::Error) -> Error {
-    Error::Storage { op, path: path.to_string(), source }
+/// Opens `store` as a repository, first writing the source's `tern.json` there if it has none
+/// (the destination then shares the source's keys and chunk ids).
+async fn clone_config(source: &Repository, store: Arc<dyn ObjectStore>) -> Result<Repository> {
+    let path = Path::from(CONFIG);
+    let config = source.store().get(&path).await.map_err(|e| storage("read", &path, e))?.bytes().await;
+    let config = config.map_err(|e| storage("read", &path, e))?;
+    match store.put_opts(&path, config.into(), PutMode::Create.into()).await {
+        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+        Err(e) => return Err(storage("write", &path, e)),
+    }
+    Repository::open(store, None).await
 }

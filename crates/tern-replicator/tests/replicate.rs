@@ -4,74 +4,16 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use object_store::{ObjectStore, ObjectStoreExt};
-use tern_catalog::{BackupFilter, CatalogExt, ConsistentPoint, Paging, Position};
-use tern_engine::{BackupId, InitOptions, KdfParams, Repository, SegmentSpan, UserKey, VerifyMode};
+use object_store::ObjectStoreExt;
+use tern_catalog::{BackupFilter, CatalogExt, Paging};
+use tern_engine::Repository;
 use tern_replicator::Replicator;
 use tern_storage::Location;
 use tern_storage::testing::conformance::pattern;
 use tern_storage::testing::{Fault, FaultStore, Op};
 
-fn key() -> UserKey {
-    UserKey::passphrase("replicate")
-}
-
-async fn primary(store: Arc<dyn ObjectStore>) -> Repository {
-    Repository::init(store, InitOptions { kdf: KdfParams::insecure_fast(), ..InitOptions::encrypted(key()) })
-        .await
-        .unwrap()
-}
-
-/// A full, a second full that shares most chunks with it, and a log segment.
-async fn history(repo: &Repository) -> (Vec<BackupId>, Vec<Vec<u8>>) {
-    let base = pattern(3 << 20, 1).to_vec();
-    let mut changed = base.clone();
-    changed.extend_from_slice(&pattern(600_000, 2));
-    let mut ids = Vec::new();
-    for (i, data) in [&base, &changed].into_iter().enumerate() {
-        let mut builder = repo.backup("db1");
-        if let Some(parent) = ids.last() {
-            builder = builder.parent(BackupId::clone(parent));
-        }
-        let point = ConsistentPoint {
-            time: chrono::Utc::now(),
-            position: Some(Position::mariadb(&format!("mysql-bin.00000{}", i + 1), 4, None).unwrap()),
-        };
-        let mut writer = builder.consistent(point).options(small_packs()).start().await.unwrap();
-        writer.add_entry("data", &data[..], None).await.unwrap();
-        ids.push(writer.commit().await.unwrap().id);
-    }
-    let span = SegmentSpan {
-        start_position: Position::mariadb("mysql-bin.000001", 4, None).unwrap(),
-        end_position: Position::mariadb("mysql-bin.000002", 4, None).unwrap(),
-        start_time: chrono::Utc::now(),
-        end_time: chrono::Utc::now(),
-    };
-    let log = pattern(100_000, 3).to_vec();
-    let (summary, _) = repo.push_log_segment("db1", "mysql-bin.000001", &log[..], span).await.unwrap();
-    ids.push(summary.id);
-    (ids, vec![base, changed, log])
-}
-
-fn small_packs() -> tern_engine::BackupOptions {
-    tern_engine::BackupOptions { pack_size: 1 << 20, ..Default::default() }
-}
-
-async fn listed(repo: &Repository) -> BTreeSet<String> {
-    repo.list_backups(None).await.unwrap().into_iter().map(|r| r.id.to_string()).collect()
-}
-
-async fn restore(repo: &Repository, id: &BackupId) -> Vec<u8> {
-    let mut out = Vec::new();
-    repo.restore(id).to_writer(&mut out).await.unwrap();
-    out
-}
-
-/// Everything the secondary lists is complete (quick verify, no key) and restores.
-async fn assert_consistent(secondary: &Repository) {
-    let report = secondary.verify(&[], VerifyMode::Quick).await.unwrap();
-    assert!(report.is_ok(), "{:?}", report.problems);
-}
+mod common;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_local_regions() {
@@ -202,12 +144,6 @@ async fn s3_to_azure() {
     }
 }
 
-#[allow(clippy::cast_possible_truncation)] // the low bits of the clock are what makes it unique
-fn rand_id() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-        ^ u64::from(std::process::id())
-}
-
 #[tokio::test]
 async fn a_secondary_holding_another_repository_is_refused() {
     let eu = primary(Location::memory("other-eu").open().unwrap()).await;
@@ -221,4 +157,31 @@ async fn a_secondary_holding_another_repository_is_refused() {
             eu.config().repo_id
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_whose_primary_reads_fail_at_any_step_converges_when_rerun() {
+    let eu_fault = FaultStore::new(Location::memory("readfail-eu").open().unwrap());
+    let eu = primary(Arc::new(eu_fault.clone())).await;
+    history(&eu).await;
+    // Count the primary's reads in a clean pass.
+    let probe = Replicator::new(eu.clone(), Location::memory("readfail-probe").open().unwrap()).await.unwrap();
+    let before = eu_fault.calls(Op::Get);
+    probe.pass(None).await.unwrap();
+    let gets = eu_fault.calls(Op::Get) - before;
+    assert!(gets >= 6, "records, manifests and packs are read: {gets}");
+
+    for n in 1..=gets {
+        let replicator =
+            Replicator::new(eu.clone(), Location::memory(format!("readfail-us-{n}")).open().unwrap()).await.unwrap();
+        eu_fault.inject(Fault::fail(Op::Get).nth(n));
+        let result = replicator.pass(None).await;
+        eu_fault.clear();
+        // Killed (or not) after some read: whatever is listed is complete.
+        assert!(result.is_err(), "read #{n} failed, so the pass must fail");
+        assert_consistent(replicator.secondary()).await;
+        replicator.pass(None).await.unwrap();
+        assert_eq!(listed(replicator.secondary()).await, listed(&eu).await, "read #{n}");
+        assert_consistent(replicator.secondary()).await;
+    }
 }

@@ -424,6 +424,37 @@ impl Location {
         }
     }
 
+    /// When `self` and `other` are two prefixes of one bucket reached the same way (same
+    /// backend, bucket, options and credentials): the bucket's root location and each one's
+    /// prefix. Objects can then be copied between them server-side, without moving the bytes
+    /// through this process.
+    ///
+    /// ```
+    /// use tern_storage::Location;
+    ///
+    /// let eu = Location::parse("s3://backups/eu?region=eu-west-1")?;
+    /// let us = Location::parse("s3://backups/us?region=eu-west-1")?;
+    /// let (root, a, b) = eu.shared_bucket(&us).expect("one bucket");
+    /// assert_eq!((root.to_string().as_str(), a.as_ref(), b.as_ref()), ("s3://backups", "eu", "us"));
+    /// assert!(eu.shared_bucket(&Location::parse("s3://other/us?region=eu-west-1")?).is_none());
+    /// # Ok::<(), tern_storage::Error>(())
+    /// ```
+    pub fn shared_bucket(&self, other: &Location) -> Option<(Location, Path, Path)> {
+        match (&self.target, &other.target) {
+            (
+                Target::Bucket { backend: b1, bucket: n1, prefix: p1 },
+                Target::Bucket { backend: b2, bucket: n2, prefix: p2 },
+            ) if b1 == b2 && n1 == n2 && self.options == other.options && self.credentials == other.credentials => {
+                let root = Location {
+                    target: Target::Bucket { backend: *b1, bucket: n1.clone(), prefix: Path::default() },
+                    ..self.clone()
+                };
+                Some((root, p1.clone(), p2.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// The options.
     pub fn options(&self) -> &StoreOptions {
         &self.options
