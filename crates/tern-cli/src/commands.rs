@@ -791,12 +791,13 @@ async fn watch(ctx: &Ctx, replicator: &tern_replicator::Replicator, args: Replic
                 if let Some(l) = lag {
                     let _ = write!(text, "; lag {:.0} s, {} backups pending", l.lag_secs, l.pending_objects);
                 }
-                let _ = writeln!(text, "; next pass in {next_pass_in_secs:.0} s");
+                let _ = writeln!(text, "; next pass in {}", duration(Duration::from_secs_f64(*next_pass_in_secs)));
                 text
             }
             tern_replicator::WatchEvent::Failed { error, failures, retry_in_secs } => format!(
-                "[{}] pass failed ({failures} in a row): {error}; retrying in {retry_in_secs:.0} s\n",
-                chrono::Utc::now().format(TIME_FORMAT)
+                "[{}] pass failed ({failures} in a row): {error}; retrying in {}\n",
+                chrono::Utc::now().format(TIME_FORMAT),
+                duration(Duration::from_secs_f64(*retry_in_secs))
             ),
         };
         out.result(&json!(event), &human);
@@ -822,7 +823,11 @@ pub async fn copy(ctx: &Ctx, args: CopyArgs) -> Result {
         Some(path) => Some(read_key_file(path)?),
         None => passphrase_from_env(TO_PASSWORD_VAR)?,
     };
-    let to = tern_replicator::copy::destination(&from, open_store(&args.to, true)?.1, to_key.as_ref()).await?;
+    // Checked before the destination is touched: a copy that cannot start creates nothing.
+    tern_replicator::copy::closure(&from, &args.backup, args.with_logs).await?;
+    let to = tern_replicator::copy::destination(&from, open_store(&args.to, true)?.1, to_key.as_ref())
+        .await
+        .map_err(|e| Failure::new(format!("cannot open the destination: {e}")))?;
     let options = tern_replicator::copy::CopyOptions {
         with_logs: args.with_logs,
         bandwidth_limit: args.bandwidth_limit,
@@ -871,7 +876,7 @@ pub async fn replication(ctx: &Ctx, command: ReplicationCommand) -> Result {
             let secondaries = a
                 .secondaries
                 .iter()
-                .map(|s| if s.contains("://") { Location::parse(s).map(|l| l.to_string()) } else { Ok(s.clone()) })
+                .map(|s| if s.contains(':') { Location::parse(s).map(|l| l.to_string()) } else { Ok(s.clone()) })
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| Failure::usage(e.to_string()))?;
             let config = config::enable(&repo, &a.target.service, &secondaries).await?;

@@ -577,28 +577,8 @@ fn pitr_flow(repo: &str, work: &Path) {
             "2026-11-20T23:00:00Z",
         ),
     ];
-    for (i, (name, start, end, t0, t1)) in segments.iter().enumerate() {
-        let file = work.join(name);
-        std::fs::write(&file, data(30_000, 30 + i as u64)).unwrap();
-        run(tern_pw(&[
-            "log",
-            "push",
-            repo,
-            "--service",
-            "orders",
-            "--name",
-            name,
-            "--start-pos",
-            start,
-            "--end-pos",
-            end,
-            "--start-time",
-            t0,
-            "--end-time",
-            t1,
-            file.to_str().unwrap(),
-        ]))
-        .ok();
+    for (i, segment) in segments.into_iter().enumerate() {
+        push_segment(repo, "orders", work, segment, &data(30_000, 30 + i as u64));
     }
     let windows = run(tern_pw(&["--json", "pitr", "windows", repo, "--service", "orders"])).ok().json();
     let windows = windows["windows"].as_array().unwrap();
@@ -667,4 +647,671 @@ fn replicate_then_restore_from_the_secondary() {
     assert_eq!(lag["current"]["lag_secs"], 0.0, "{lag}");
     let bad = run(tern(&["lag", us, "--service", "db1", "--period", "fortnight"])).fails(2);
     assert!(bad.stderr.contains("fortnight"), "{}", bad.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copy on demand, replication settings, continuous replication, planning in a secondary.
+
+/// `tern` with TERN_PASSWORD, and no destination key from the caller's environment: each test
+/// gives `copy` its destination key explicitly.
+fn tern_copy(args: &[&str]) -> Command {
+    let mut cmd = tern_pw(args);
+    cmd.env_remove("TERN_TO_PASSWORD").env_remove("TERN_TO_KEY_FILE");
+    cmd
+}
+
+/// A stdin backup of `input` into `repo` for service db1 (plus `extra` arguments); its id.
+fn backup_db1(repo: &str, extra: &[&str], input: &[u8]) -> String {
+    let mut args = vec!["-q", "backup", repo, "--service", "db1", "--stdin", "--name", "dump.sql"];
+    args.extend_from_slice(extra);
+    let id = run_with(tern_pw(&args), input).ok().text().trim().to_owned();
+    assert_eq!(id.len(), "20261121T114500.123Z-3f9a2c1b".len(), "not a backup id: {id}");
+    id
+}
+
+/// A log segment of service db1: native name, start and end positions, start and end times.
+type Segment<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+/// `tern log push` of `segment` (its bytes from `seed`) to service db1; the JSON document.
+fn push_db1(repo: &str, work: &Path, segment: Segment<'_>, seed: u64) -> Value {
+    push_segment(repo, "db1", work, segment, &data(20_000, seed))
+}
+
+/// `tern log push` of `segment` with `bytes` as its content; the JSON document (`segment`,
+/// `backup`).
+fn push_segment(repo: &str, service: &str, work: &Path, segment: Segment<'_>, bytes: &[u8]) -> Value {
+    let (name, start, end, t0, t1) = segment;
+    let file = work.join(name);
+    std::fs::write(&file, bytes).unwrap();
+    let file = file.to_str().unwrap();
+    let args = [
+        "--json",
+        "log",
+        "push",
+        repo,
+        "--service",
+        service,
+        "--name",
+        name,
+        "--start-pos",
+        start,
+        "--end-pos",
+        end,
+        "--start-time",
+        t0,
+        "--end-time",
+        t1,
+        file,
+    ];
+    let pushed = run(tern_pw(&args)).ok().json();
+    assert_eq!(pushed["segment"]["id"], pushed["backup"]["id"], "{pushed}");
+    pushed
+}
+
+const SEG1: Segment<'static> = (
+    "mysql-bin.000001",
+    "mariadb:mysql-bin.000001:4",
+    "mariadb:mysql-bin.000002:4",
+    "2026-11-20T00:00:00Z",
+    "2026-11-20T06:00:00Z",
+);
+const SEG2: Segment<'static> = (
+    "mysql-bin.000002",
+    "mariadb:mysql-bin.000002:4",
+    "mariadb:mysql-bin.000003:4",
+    "2026-11-20T06:00:00Z",
+    "2026-11-20T12:00:00Z",
+);
+const SEG3: Segment<'static> = (
+    "mysql-bin.000003",
+    "mariadb:mysql-bin.000003:4",
+    "mariadb:mysql-bin.000004:4",
+    "2026-11-20T12:00:00Z",
+    "2026-11-20T18:00:00Z",
+);
+
+/// Total size of the files under `dir` (0 when it does not exist).
+fn size_under(dir: &Path) -> u64 {
+    if !dir.exists() {
+        return 0;
+    }
+    files_under(dir).iter().map(|f| std::fs::metadata(f).unwrap().len()).sum()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The ids `tern ls --json` lists in `repo` (unlocked with `password`).
+fn listed_ids(repo: &str, password: &str) -> Vec<String> {
+    let listed = run(tern(&["--json", "ls", repo]).env("TERN_PASSWORD", password)).ok().json();
+    let mut out: Vec<String> =
+        listed["backups"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_owned()).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn copy_into_an_empty_location_makes_a_clone_with_the_same_keys() {
+    let work = tempfile::tempdir().unwrap();
+    let (src, dst) = (work.path().join("src"), work.path().join("dst"));
+    let (src, dst_path) = (src.to_str().unwrap(), dst.as_path());
+    let dst = dst_path.to_str().unwrap();
+    run(tern_pw(&["init", src])).ok();
+    let input = data(300 << 10, 51);
+    let id = backup_db1(src, &[], &input);
+    let other = backup_db1(src, &[], &data(10_000, 52));
+
+    // No key is needed: the destination becomes a clone of the source's tern.json.
+    let copy = run(tern_copy(&["--json", "copy", src, dst, &id]).env_remove("TERN_PASSWORD")).ok().json();
+    let report = &copy["copy"];
+    assert_eq!(report["mode"], "bytes", "{copy}");
+    assert_eq!(ids(&report["copied"]), [id.as_str()], "{copy}");
+    assert_eq!(ids(&report["already_present"]), Vec::<String>::new(), "{copy}");
+    assert_eq!((report["segments_copied"].as_u64(), report["packs_present"].as_u64()), (Some(0), Some(0)), "{copy}");
+    assert_eq!(report["packs_copied"].as_u64(), Some(files_under(&dst_path.join("packs")).len() as u64), "{copy}");
+    // Every byte sent is a pack or the manifest, and every pack and manifest was sent.
+    let written = size_under(&dst_path.join("packs")) + size_under(&dst_path.join("manifests"));
+    assert_eq!(report["bytes_copied"].as_u64(), Some(written), "{copy}");
+    assert!(written > input.len() as u64, "random data does not compress: {copy}");
+    assert_eq!(
+        std::fs::read(dst_path.join("tern.json")).unwrap(),
+        std::fs::read(Path::new(src).join("tern.json")).unwrap(),
+        "the destination shares the source's configuration (and keys)"
+    );
+
+    // Only that backup is there, and it restores with the same passphrase.
+    assert_eq!(listed_ids(dst, PASSWORD), [id.as_str()]);
+    let restored = run(tern_pw(&["restore", dst, &id, "--stdout"])).ok();
+    assert!(restored.stdout == input, "restored {} bytes from the copy, differ from the input", restored.stdout.len());
+    let deep = run(tern_pw(&["verify", dst, "--deep"])).ok().text();
+    assert!(deep.contains("checked 1 backup") && deep.contains("no problems found"), "{deep}");
+    let missing = run(tern_pw(&["restore", dst, &other, "--stdout"]));
+    assert_ne!(missing.code, 0, "a backup that was not copied restores from the copy");
+
+    // Again: nothing to do.
+    let again = run(tern_copy(&["--json", "copy", src, dst, &id])).ok().json();
+    let report = &again["copy"];
+    assert_eq!(report["mode"], "bytes", "{again}");
+    assert_eq!(ids(&report["copied"]), Vec::<String>::new(), "{again}");
+    assert_eq!(ids(&report["already_present"]), [id.as_str()], "{again}");
+    assert_eq!((report["packs_copied"].as_u64(), report["bytes_copied"].as_u64()), (Some(0), Some(0)), "{again}");
+    // The human form says so.
+    let human = run(tern_copy(&["copy", src, dst, &id])).ok().text();
+    assert!(human.starts_with("copied 0 backups as bytes (same keys): 0 B in 0 packs, 0 segments, in "), "{human}");
+    assert!(human.ends_with("\n1 backup already in the destination\n"), "{human}");
+
+    // The second backup joins the first; the human output ends with its id.
+    let human = run(tern_copy(&["copy", src, dst, &other])).ok().text();
+    assert!(human.starts_with("copied 1 backup as bytes (same keys): "), "{human}");
+    assert!(human.ends_with(&format!("\n{other}\n")), "{human}");
+    let mut both = vec![id.clone(), other.clone()];
+    both.sort();
+    assert_eq!(listed_ids(dst, PASSWORD), both);
+
+    // An unknown backup is refused, naming it.
+    let unknown = "20261121T114500.123Z-3f9a2c1b";
+    let r = run(tern_copy(&["copy", src, dst, unknown])).fails(1);
+    assert_eq!(r.stderr, format!("error: backup {unknown} is not in the source repository\n"));
+    // A copy that cannot start creates no destination.
+    let fresh = work.path().join("fresh");
+    run(tern_copy(&["copy", src, fresh.to_str().unwrap(), unknown])).fails(1);
+    assert!(!fresh.exists(), "nothing was created for a refused copy");
+
+    // --bandwidth-limit is applied: at 200 kB/s the manifest waits for the ~300 kB pack sent
+    // before it (a lower bound only; a slow machine just takes longer).
+    let slow = work.path().join("slow");
+    let started = std::time::Instant::now();
+    let limited =
+        run(tern_copy(&["--json", "copy", src, slow.to_str().unwrap(), &id, "--bandwidth-limit", "200k"])).ok().json();
+    let elapsed = started.elapsed();
+    assert_eq!(ids(&limited["copy"]["copied"]), [id.as_str()], "{limited}");
+    assert!(elapsed >= std::time::Duration::from_millis(1400), "300 kB at 200 kB/s took only {elapsed:?}");
+    let restored = run(tern_pw(&["restore", slow.to_str().unwrap(), &id, "--stdout"])).ok();
+    assert!(restored.stdout == input, "restored from the rate-limited copy");
+}
+
+#[test]
+fn copy_into_a_repository_with_other_keys_reencrypts() {
+    const THEIRS: &str = "the destination's own passphrase 41c2";
+    let work = tempfile::tempdir().unwrap();
+    let (src, dst_dir) = (work.path().join("src"), work.path().join("theirs"));
+    let (src, dst) = (src.to_str().unwrap(), dst_dir.to_str().unwrap());
+    run(tern_pw(&["init", src])).ok();
+    run(tern(&["init", dst]).env("TERN_PASSWORD", THEIRS)).ok();
+    let input = data(300 << 10, 61);
+    let id = backup_db1(src, &[], &input);
+    let empty_destination = || {
+        assert_eq!(files_under(&dst_dir), [dst_dir.join("tern.json")], "something was copied");
+        assert_eq!(listed_ids(dst, THEIRS), Vec::<String>::new());
+    };
+
+    // Without the destination's key: refused, nothing copied.
+    let refused = run(tern_copy(&["copy", src, dst, &id])).fails(1);
+    assert_eq!(
+        refused.stderr,
+        "error: the destination has other keys, so the copy is re-encrypted: both repositories must be unlocked, and \
+         the destination is not\n"
+    );
+    assert!(refused.stdout.is_empty(), "{}", refused.text());
+    let refused = run(tern_copy(&["--json", "copy", src, dst, &id])).fails(1).json();
+    assert_eq!(
+        refused["error"],
+        "the destination has other keys, so the copy is re-encrypted: both repositories must be unlocked, and the \
+         destination is not"
+    );
+    empty_destination();
+    // With the destination's key but not the source's: refused too.
+    let locked =
+        run(tern_copy(&["copy", src, dst, &id]).env_remove("TERN_PASSWORD").env("TERN_TO_PASSWORD", THEIRS)).fails(1);
+    assert!(locked.stderr.contains("must be unlocked, and the source is not"), "{}", locked.stderr);
+    // A wrong destination passphrase.
+    let wrong = run(tern_copy(&["copy", src, dst, &id]).env("TERN_TO_PASSWORD", "not theirs")).fails(1);
+    assert!(wrong.stderr.starts_with("error: cannot open the destination: wrong key"), "{}", wrong.stderr);
+    empty_destination();
+
+    // With it: re-encrypted.
+    let copy = run(tern_copy(&["--json", "copy", src, dst, &id]).env("TERN_TO_PASSWORD", THEIRS)).ok();
+    assert!(!copy.text().contains(THEIRS) && !copy.stderr.contains(THEIRS), "the destination passphrase was printed");
+    let copy = copy.json();
+    let report = &copy["copy"];
+    assert_eq!(report["mode"], "reencrypted", "{copy}");
+    assert_eq!(ids(&report["copied"]), [id.as_str()], "{copy}");
+    assert_eq!(ids(&report["already_present"]), Vec::<String>::new(), "{copy}");
+    assert_eq!(
+        (report["packs_copied"].as_u64(), report["packs_present"].as_u64(), report["segments_copied"].as_u64()),
+        (Some(1), Some(0), Some(0)),
+        "{copy}"
+    );
+    assert!(report["bytes_copied"].as_u64().unwrap() >= input.len() as u64, "{copy}");
+    assert_ne!(
+        std::fs::read(dst_dir.join("tern.json")).unwrap(),
+        std::fs::read(Path::new(src).join("tern.json")).unwrap(),
+        "the destination keeps its own configuration"
+    );
+
+    // The destination restores it with its own passphrase, and not with the source's.
+    assert_eq!(listed_ids(dst, THEIRS), [id.as_str()]);
+    let restored = run(tern(&["restore", dst, &id, "--stdout"]).env("TERN_PASSWORD", THEIRS)).ok();
+    assert!(restored.stdout == input, "restored {} bytes from the destination, differ", restored.stdout.len());
+    let r = run(tern_pw(&["restore", dst, &id, "--stdout"])).fails(1);
+    assert!(r.stderr.starts_with("error: wrong key"), "{}", r.stderr);
+    run(tern(&["verify", dst, "--deep"]).env("TERN_PASSWORD", THEIRS)).ok();
+
+    // Again: already there.
+    let again = run(tern_copy(&["--json", "copy", src, dst, &id]).env("TERN_TO_PASSWORD", THEIRS)).ok().json();
+    assert_eq!(ids(&again["copy"]["copied"]), Vec::<String>::new(), "{again}");
+    assert_eq!(ids(&again["copy"]["already_present"]), [id.as_str()], "{again}");
+
+    // A destination unlocked by a key file: --to-key-file.
+    let (keyed, key) = (work.path().join("keyed"), work.path().join("keyed.key"));
+    let (keyed, key) = (keyed.to_str().unwrap(), key.to_str().unwrap());
+    run(tern(&["init", keyed, "--key-file", key])).ok();
+    let r = run(tern_copy(&["--json", "copy", src, keyed, &id, "--to-key-file", key])).ok().json();
+    assert_eq!(r["copy"]["mode"], "reencrypted", "{r}");
+    assert_eq!(ids(&r["copy"]["copied"]), [id.as_str()], "{r}");
+    let restored = run(tern(&["--key-file", key, "restore", keyed, &id, "--stdout"])).ok();
+    assert!(restored.stdout == input, "restored from the key-file destination");
+}
+
+#[test]
+fn copy_brings_the_parents_and_with_logs_the_segments_up_to_the_next_backup() {
+    let work = tempfile::tempdir().unwrap();
+    let (src, dst) = (work.path().join("src"), work.path().join("dst"));
+    let (src, dst) = (src.to_str().unwrap(), dst.to_str().unwrap());
+    run(tern_pw(&["init", src])).ok();
+    let at = |kind: &'static str, time: &'static str, pos: &'static str| {
+        ["--kind", kind, "--consistent-time", time, "--position", pos]
+    };
+    let full = backup_db1(src, &at("full", "2026-11-20T00:00:00Z", "mariadb:mysql-bin.000001:4"), &data(200_000, 71));
+    let mut incr_args = at("incremental", "2026-11-20T03:00:00Z", "mariadb:mysql-bin.000001:5000").to_vec();
+    incr_args.extend(["--parent", &full]);
+    let incr_input = data(50_000, 72);
+    let incr = backup_db1(src, &incr_args, &incr_input);
+    // The next backup: segments from its point on are not needed by the incremental.
+    let next = backup_db1(src, &at("full", "2026-11-20T12:00:00Z", "mariadb:mysql-bin.000003:4"), &data(50_000, 73));
+    let seg1 = push_db1(src, work.path(), SEG1, 74)["segment"]["id"].as_str().unwrap().to_owned();
+    let seg2 = push_db1(src, work.path(), SEG2, 75)["segment"]["id"].as_str().unwrap().to_owned();
+    let seg3 = push_db1(src, work.path(), SEG3, 76)["segment"]["id"].as_str().unwrap().to_owned();
+
+    // Without --with-logs: the incremental and the full it needs, parent first.
+    let parents_only = work.path().join("parents-only");
+    let parents_only = parents_only.to_str().unwrap();
+    let r = run(tern_copy(&["--json", "copy", src, parents_only, &incr])).ok().json();
+    assert_eq!(ids(&r["copy"]["copied"]), [full.clone(), incr.clone()], "{r}");
+    assert_eq!(r["copy"]["segments_copied"], 0, "{r}");
+    let restored = run(tern_pw(&["restore", parents_only, &incr, "--stdout"])).ok();
+    assert!(restored.stdout == incr_input, "the incremental restores from the copy");
+
+    // With --with-logs: also the segments from 03:00 up to the next backup at 12:00.
+    let r = run(tern_copy(&["--json", "copy", src, dst, &incr, "--with-logs"])).ok().json();
+    let report = &r["copy"];
+    assert_eq!(report["mode"], "bytes", "{r}");
+    assert_eq!(ids(&report["copied"]), [full.clone(), incr.clone(), seg1.clone(), seg2.clone()], "{r}");
+    assert_eq!(report["segments_copied"], 2, "{r}");
+    assert_eq!(report["packs_copied"], 4, "one pack per backup: {r}");
+    let mut expected = vec![full.clone(), incr.clone(), seg1.clone(), seg2.clone()];
+    expected.sort();
+    assert_eq!(listed_ids(dst, PASSWORD), expected, "neither {next} nor {seg3} is copied");
+    // The copy plans a recovery to 10:00 by itself: the full, the incremental, both segments.
+    let plan = run(tern_pw(&["--json", "pitr", "plan", dst, "--service", "db1", "--time", "2026-11-20T10:00:00Z"]))
+        .ok()
+        .json();
+    let plan = &plan["plan"];
+    assert_eq!(plan["base"]["id"], full.as_str(), "{plan}");
+    assert_eq!(plan["incrementals"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["incrementals"][0]["id"], incr.as_str(), "{plan}");
+    let names: Vec<&str> = plan["segments"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["mysql-bin.000001", "mysql-bin.000002"], "{plan}");
+    // ...but not past them: 13:00 needs the segment that was left behind.
+    run(tern_pw(&["pitr", "plan", dst, "--service", "db1", "--time", "2026-11-20T13:00:00Z"])).fails(1);
+
+    // Again: all of it is already there.
+    let again = run(tern_copy(&["--json", "copy", src, dst, &incr, "--with-logs"])).ok().json();
+    assert_eq!(ids(&again["copy"]["copied"]), Vec::<String>::new(), "{again}");
+    assert_eq!(ids(&again["copy"]["already_present"]), [full, incr, seg1, seg2], "{again}");
+    assert_eq!(again["copy"]["segments_copied"], 0, "{again}");
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
+fn replication_settings_enable_pause_resume_disable() {
+    let work = tempfile::tempdir().unwrap();
+    let (primary, secondary) = (work.path().join("primary"), work.path().join("secondary"));
+    let (primary, secondary) = (primary.to_str().unwrap(), secondary.to_str().unwrap());
+    run(tern_pw(&["init", primary])).ok();
+    let first = backup_db1(primary, &[], &data(100_000, 81));
+    let show = || run(tern(&["--json", "replication", "show", primary, "--service", "db1"])).ok().json();
+
+    // No settings yet.
+    assert_eq!(show(), serde_json::json!({ "service": "db1", "replication": null }));
+    let human = run(tern(&["replication", "show", primary, "--service", "db1"])).ok().text();
+    assert_eq!(human, "db1: no replication settings (passes copy it whenever they run)\n");
+
+    // Enable: locations are stored in display form (no query options); region names as given.
+    let args = [
+        "--json",
+        "replication",
+        "enable",
+        primary,
+        "--service",
+        "db1",
+        "--secondary",
+        "s3://backups-us/db1?region=us-east-1&endpoint=https://s3.us-east-1.example.com",
+        "--secondary",
+        "eu-central-1",
+    ];
+    let enabled = run(tern(&args)).ok().json();
+    let settings = serde_json::json!({
+        "service": "db1",
+        "replication": { "service": "db1", "secondaries": ["s3://backups-us/db1", "eu-central-1"], "enabled": true },
+    });
+    assert_eq!(enabled, settings);
+    assert_eq!(show(), settings);
+    // Credentials in a location are refused, and not echoed; the settings are unchanged.
+    let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY";
+    let creds = format!("s3://AKIAEXAMPLE:{secret}@backups-us/db1");
+    let r = run(tern(&["replication", "enable", primary, "--service", "db1", "--secondary", &creds])).fails(2);
+    assert!(r.stderr.contains("credentials in the URL are not accepted"), "{}", r.stderr);
+    assert!(!r.stderr.contains(secret) && !r.text().contains(secret), "the secret was printed: {}", r.stderr);
+    assert_eq!(show(), settings);
+
+    // Pause needs a reason (a usage error).
+    let r = run(tern(&["replication", "pause", primary, "--service", "db1"])).fails(2);
+    assert!(r.stderr.contains("--reason"), "{}", r.stderr);
+    let r = run(tern(&["--json", "replication", "pause", primary, "--service", "db1"])).fails(2).json();
+    assert!(r["error"].as_str().unwrap().contains("--reason"), "{r}");
+    assert_eq!(show(), settings);
+    let paused = run(tern(&["--json", "replication", "pause", primary, "--service", "db1", "--reason", "bucket move"]))
+        .ok()
+        .json();
+    let paused_settings = serde_json::json!({
+        "service": "db1",
+        "replication": {
+            "service": "db1",
+            "secondaries": ["s3://backups-us/db1", "eu-central-1"],
+            "enabled": true,
+            "paused": "bucket move",
+        },
+    });
+    assert_eq!(paused, paused_settings);
+    assert_eq!(show(), paused_settings);
+    let human = run(tern(&["replication", "show", primary, "--service", "db1"])).ok().text();
+    assert_eq!(human, "db1: paused: bucket move → s3://backups-us/db1, eu-central-1\n");
+
+    // A pass skips the paused service and copies nothing.
+    let pass = run(tern(&["--json", "replicate", primary, secondary])).ok().json();
+    let report = &pass["report"];
+    assert_eq!(report["skipped"], serde_json::json!([{ "service": "db1", "reason": "paused: bucket move" }]), "{pass}");
+    assert_eq!((report["records_copied"].as_u64(), report["packs_copied"].as_u64()), (Some(0), Some(0)), "{pass}");
+    let human = run(tern(&["replicate", primary, secondary])).ok().text();
+    assert_eq!(
+        human,
+        "skipped db1: paused: bucket move\ncopied 0 backups (0 packs, 0 segments); 0 packs were already there\n\
+         0 B written to the secondary\n"
+    );
+    // -q keeps the skip (the essential part).
+    let quiet = run(tern(&["-q", "replicate", primary, secondary])).ok().text();
+    assert_eq!(quiet, "skipped db1: paused: bucket move\n");
+    assert_eq!(listed_ids(secondary, PASSWORD), Vec::<String>::new());
+    assert!(!Path::new(secondary).join("packs").exists(), "no pack was copied");
+
+    // Resume: the next pass copies.
+    let resumed = run(tern(&["--json", "replication", "resume", primary, "--service", "db1"])).ok().json();
+    assert_eq!(resumed, settings);
+    let pass = run(tern(&["--json", "replicate", primary, secondary])).ok().json();
+    assert_eq!(pass["report"]["skipped"], serde_json::json!([]), "{pass}");
+    assert_eq!(pass["report"]["records_copied"], 1, "{pass}");
+    assert_eq!(listed_ids(secondary, PASSWORD), [first.as_str()]);
+
+    // Disable: what was copied stays, new backups are not copied.
+    let disabled = run(tern(&["--json", "replication", "disable", primary, "--service", "db1"])).ok().json();
+    let disabled_settings = serde_json::json!({
+        "service": "db1",
+        "replication": { "service": "db1", "secondaries": ["s3://backups-us/db1", "eu-central-1"], "enabled": false },
+    });
+    assert_eq!(disabled, disabled_settings);
+    assert_eq!(show(), disabled_settings);
+    let human = run(tern(&["replication", "show", primary, "--service", "db1"])).ok().text();
+    assert_eq!(human, "db1: disabled → s3://backups-us/db1, eu-central-1\n");
+    let second = backup_db1(primary, &[], &data(100_000, 82));
+    let pass = run(tern(&["--json", "replicate", primary, secondary, "--service", "db1"])).ok().json();
+    assert_eq!(pass["report"]["skipped"], serde_json::json!([{ "service": "db1", "reason": "disabled" }]), "{pass}");
+    assert_eq!(pass["report"]["records_copied"], 0, "{pass}");
+    assert_eq!(pass["lag"]["pending_objects"], 1, "the lag is still measured: {pass}");
+    assert_eq!(listed_ids(secondary, PASSWORD), [first.as_str()]);
+    // A disabled service cannot be paused or resumed, only enabled.
+    let r = run(tern(&["replication", "pause", primary, "--service", "db1", "--reason", "x"])).fails(1);
+    assert!(r.stderr.contains("enable it first"), "{}", r.stderr);
+    let r = run(tern(&["replication", "resume", primary, "--service", "db1"])).fails(1);
+    assert!(r.stderr.contains("enable it instead"), "{}", r.stderr);
+    // Enabling again without --secondary keeps the recorded ones, and the next pass catches up.
+    let enabled = run(tern(&["--json", "replication", "enable", primary, "--service", "db1"])).ok().json();
+    assert_eq!(enabled, settings);
+    let pass = run(tern(&["--json", "replicate", primary, secondary])).ok().json();
+    assert_eq!(pass["report"]["records_copied"], 1, "{pass}");
+    let mut both = vec![first, second];
+    both.sort();
+    assert_eq!(listed_ids(secondary, PASSWORD), both);
+}
+
+/// Lines of a child's stdout, read on a thread so that a stuck child cannot hang the test.
+fn line_reader(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// Kills the child when the test fails before it stops it.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn replicate_watch_copies_new_backups_until_sigterm() {
+    // Liveness bounds only: a broken watcher fails the test instead of hanging it.
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(60);
+    let work = tempfile::tempdir().unwrap();
+    let (primary, secondary) = (work.path().join("primary"), work.path().join("secondary"));
+    let (primary, secondary) = (primary.to_str().unwrap(), secondary.to_str().unwrap());
+    run(tern_pw(&["init", primary])).ok();
+    let first = backup_db1(primary, &[], &data(100_000, 91));
+
+    let stderr_path = work.path().join("watch.stderr");
+    let args = ["--json", "replicate", primary, secondary, "--watch", "--interval", "200ms", "--service", "db1"];
+    let child = tern(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("tern starts");
+    let mut watcher = Reaper(child);
+    let lines = line_reader(watcher.0.stdout.take().unwrap());
+    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    // Reads pass events until one copied a backup; every event before it must be an idle pass.
+    let next_copy = || -> Value {
+        loop {
+            let line = lines.recv_timeout(BOUND).unwrap_or_else(|e| panic!("no pass ({e}); stderr: {}", stderr()));
+            let event: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON document per line ({e}): {line}"));
+            assert_eq!(event["event"], "pass", "{event}");
+            assert_eq!(event["next_pass_in_secs"], 0.2, "{event}");
+            match event["report"]["records_copied"].as_u64() {
+                Some(0) => {}
+                Some(1) => return event,
+                _ => panic!("unexpected pass: {event}"),
+            }
+        }
+    };
+
+    let copied = next_copy();
+    assert_eq!(copied["report"]["packs_copied"], 1, "{copied}");
+    assert_eq!(copied["lag"]["pending_objects"], 0, "measured after the pass: {copied}");
+    assert_eq!(listed_ids(secondary, PASSWORD), [first.as_str()]);
+    // A backup made while the watcher runs is copied by a later pass.
+    let second = backup_db1(primary, &[], &data(100_000, 92));
+    let copied = next_copy();
+    assert_eq!(copied["lag"]["pending_objects"], 0, "{copied}");
+    let mut both = vec![first, second];
+    both.sort();
+    assert_eq!(listed_ids(secondary, PASSWORD), both);
+
+    // SIGTERM stops it, with success.
+    let pid = watcher.0.id().to_string();
+    run(Command::new("kill").args(["-TERM", &pid])).ok();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = watcher.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < BOUND, "still running {BOUND:?} after SIGTERM; stderr: {}", stderr());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}; stderr: {}", stderr());
+    // Whatever it printed after the last copy is idle passes, then the end of its output.
+    loop {
+        match lines.recv_timeout(BOUND) {
+            Ok(line) => {
+                let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                assert_eq!(
+                    (event["event"].as_str(), event["report"]["records_copied"].as_u64()),
+                    (Some("pass"), Some(0))
+                );
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(e) => panic!("stdout still open after exit: {e}"),
+        }
+    }
+    assert!(stderr().is_empty(), "{}", stderr());
+}
+
+#[test]
+fn pitr_plan_in_a_secondary_that_is_behind_names_the_lag() {
+    let work = tempfile::tempdir().unwrap();
+    let (primary, secondary) = (work.path().join("primary"), work.path().join("secondary"));
+    let (primary, secondary) = (primary.to_str().unwrap(), secondary.to_str().unwrap());
+    run(tern_pw(&["init", primary])).ok();
+    let full =
+        ["--kind", "full", "--consistent-time", "2026-11-20T00:00:00Z", "--position", "mariadb:mysql-bin.000001:4"];
+    backup_db1(primary, &full, &data(200_000, 101));
+    push_db1(primary, work.path(), SEG1, 102);
+    let pass = run(tern(&["--json", "replicate", primary, secondary, "--service", "db1"])).ok().json();
+    assert_eq!(
+        (pass["report"]["records_copied"].as_u64(), pass["report"]["segments_copied"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!((pass["lag"]["lag_secs"].as_f64(), pass["lag"]["pending_objects"].as_u64()), (Some(0.0), Some(0)));
+
+    // A new segment in the primary, while replication is paused: the pass skips, and the lag
+    // sample it stores in the secondary shows six hours and one backup behind.
+    let pushed = push_db1(primary, work.path(), SEG2, 103);
+    let pending_bytes = pushed["backup"]["sizes"]["stored_bytes"].as_u64().unwrap();
+    run(tern(&["replication", "enable", primary, "--service", "db1"])).ok();
+    run(tern(&["replication", "pause", primary, "--service", "db1", "--reason", "maintenance"])).ok();
+    let pass = run(tern(&["--json", "replicate", primary, secondary, "--service", "db1"])).ok().json();
+    assert_eq!(pass["report"]["skipped"][0]["reason"], "paused: maintenance", "{pass}");
+    assert_eq!(pass["report"]["records_copied"], 0, "{pass}");
+    assert_eq!(
+        (
+            pass["lag"]["lag_secs"].as_f64(),
+            pass["lag"]["pending_objects"].as_u64(),
+            pass["lag"]["pending_bytes"].as_u64()
+        ),
+        (Some(21_600.0), Some(1), Some(pending_bytes)),
+        "{pass}"
+    );
+
+    // 09:00 is in the segment the secondary lacks: refused, naming the lag.
+    let plan = ["pitr", "plan", secondary, "--service", "db1", "--time", "2026-11-20T09:00:00Z"];
+    let refused = run(tern_pw(&plan)).fails(1);
+    let expected = format!(
+        "error: cannot plan: target 2026-11-20T09:00:00Z has not been replicated to this region: this region restores \
+         up to 2026-11-20T06:00:00Z; replication lag is 21600 s with 1 backup ({pending_bytes} bytes) pending, \
+         measured "
+    );
+    assert!(refused.stderr.starts_with(&expected), "{}", refused.stderr);
+    assert!(refused.stdout.is_empty(), "{}", refused.text());
+    let mut json_plan = vec!["--json"];
+    json_plan.extend(plan);
+    let refused = run(tern_pw(&json_plan)).fails(1).json();
+    let message = refused["error"].as_str().unwrap();
+    assert!(message.contains("has not been replicated to this region"), "{refused}");
+    assert!(message.contains("replication lag is 21600 s"), "{refused}");
+    // What the secondary holds still plans there.
+    run(tern_pw(&["pitr", "plan", secondary, "--service", "db1", "--time", "2026-11-20T05:00:00Z"])).ok();
+    // The primary plans 09:00.
+    let planned =
+        run(tern_pw(&["--json", "pitr", "plan", primary, "--service", "db1", "--time", "2026-11-20T09:00:00Z"]))
+            .ok()
+            .json();
+    let names: Vec<&str> =
+        planned["plan"]["segments"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["mysql-bin.000001", "mysql-bin.000002"], "{planned}");
+
+    // Resumed and caught up: the secondary plans 09:00, and a target past everything gets the
+    // planner's own message, not the lag one.
+    run(tern(&["replication", "resume", primary, "--service", "db1"])).ok();
+    let pass = run(tern(&["--json", "replicate", primary, secondary, "--service", "db1"])).ok().json();
+    assert_eq!((pass["report"]["records_copied"].as_u64(), pass["lag"]["lag_secs"].as_f64()), (Some(1), Some(0.0)));
+    run(tern_pw(&plan)).ok();
+    let late =
+        run(tern_pw(&["pitr", "plan", secondary, "--service", "db1", "--time", "2026-11-20T13:00:00Z"])).fails(1);
+    assert!(late.stderr.contains("after the archived end 2026-11-20T12:00:00Z"), "{}", late.stderr);
+    assert!(!late.stderr.contains("replication lag"), "{}", late.stderr);
+}
+
+#[test]
+fn bad_bandwidth_limits_and_watch_options_are_usage_errors() {
+    let work = tempfile::tempdir().unwrap();
+    let (primary, secondary) = (work.path().join("primary"), work.path().join("secondary"));
+    let (primary, secondary) = (primary.to_str().unwrap(), secondary.to_str().unwrap());
+    let id = "20261121T114500.123Z-3f9a2c1b";
+    for bad in ["nope", "0", "20Xi", "-5M"] {
+        let rate = format!("--bandwidth-limit={bad}");
+        let r = run(tern(&["replicate", primary, secondary, &rate])).fails(2);
+        assert!(r.stderr.contains(&format!("`{bad}` is not a rate")), "{bad}: {}", r.stderr);
+        let r = run(tern(&["--json", "copy", primary, secondary, id, &rate])).fails(2).json();
+        assert!(r["error"].as_str().unwrap().contains(&format!("`{bad}` is not a rate")), "{bad}: {r}");
+    }
+    let r = run(tern(&["replicate", primary, secondary, "--interval", "1s"])).fails(2);
+    assert!(r.stderr.contains("--watch"), "{}", r.stderr);
+    let r = run(tern(&["replicate", primary, secondary, "--watch", "--interval", "soon"])).fails(2);
+    assert!(r.stderr.contains("soon"), "{}", r.stderr);
+    let r = run(tern(&["replicate", primary, secondary, "--concurrency", "0"])).fails(2);
+    assert!(r.stderr.contains("--concurrency"), "{}", r.stderr);
+    // Nothing was created by the refused commands.
+    assert!(!Path::new(primary).exists() && !Path::new(secondary).exists());
+
+    // Good rates are accepted.
+    run(tern_pw(&["init", primary])).ok();
+    let input = data(50_000, 111);
+    let backup = backup_db1(primary, &[], &input);
+    let pass =
+        run(tern(&["--json", "replicate", primary, secondary, "--bandwidth-limit", "20Mi", "--concurrency", "2"]))
+            .ok()
+            .json();
+    assert_eq!(pass["report"]["records_copied"], 1, "{pass}");
+    let copy = work.path().join("copy");
+    let r = run(tern_copy(&["--json", "copy", primary, copy.to_str().unwrap(), &backup, "--bandwidth-limit", "500k"]))
+        .ok()
+        .json();
+    assert_eq!(ids(&r["copy"]["copied"]), [backup.as_str()], "{r}");
+    let restored = run(tern_pw(&["restore", secondary, &backup, "--stdout"])).ok();
+    assert!(restored.stdout == input, "restored from the secondary");
 }

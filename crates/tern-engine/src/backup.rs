@@ -587,21 +587,27 @@ async fn mark_failed(repo: &Repository, running: BackupRecord, version: &Version
 /// removed by a GC whose grace period was shorter than this backup took. Either way the backup
 /// fails here rather than committing a manifest that points at nothing.
 async fn check_packs_present(repo: &Repository, packs: &[PackRef], concurrency: usize) -> Result<()> {
-    futures::stream::iter(packs)
-        .map(|p| async move {
-            let path = pack_path(&p.id);
-            match repo.store.head(&path).await {
-                Ok(meta) if meta.size == p.size => Ok(()),
-                Ok(meta) => {
-                    Err(Error::corrupt(ObjectKind::Pack, &path, format!("size {} expected {}", meta.size, p.size)))
-                }
-                Err(object_store::Error::NotFound { .. }) => Err(Error::corrupt(
-                    ObjectKind::Pack,
-                    &path,
-                    "missing before the backup could commit (removed by a garbage collection?); \
+    // Owned items and store: a closure over borrowed ones makes the future `Send` only for
+    // particular lifetimes, and callers must be able to spawn a commit.
+    let store = Arc::clone(&repo.store);
+    futures::stream::iter(packs.iter().copied())
+        .map(move |p| {
+            let store = Arc::clone(&store);
+            async move {
+                let path = pack_path(&p.id);
+                match store.head(&path).await {
+                    Ok(meta) if meta.size == p.size => Ok(()),
+                    Ok(meta) => {
+                        Err(Error::corrupt(ObjectKind::Pack, &path, format!("size {} expected {}", meta.size, p.size)))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => Err(Error::corrupt(
+                        ObjectKind::Pack,
+                        &path,
+                        "missing before the backup could commit (removed by a garbage collection?); \
                      run the backup again",
-                )),
-                Err(e) => Err(Error::storage("check", &path, e)),
+                    )),
+                    Err(e) => Err(Error::storage("check", &path, e)),
+                }
             }
         })
         .buffer_unordered(concurrency)

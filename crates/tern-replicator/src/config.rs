@@ -1,7 +1,8 @@
 //! A service's replication settings, kept in the primary's catalog
 //! (`catalog/<service>/replication.json`).
 //!
-//! A service with no settings replicates whenever a pass runs (ad-hoc use from the CLI).
+//! A service with no settings is enabled: it replicates whenever a pass runs (ad-hoc use from
+//! the CLI), and pausing it records settings with the pause.
 //! Enabling needs no downtime: the next pass copies what the secondary lacks. Pausing (with a
 //! reason) and disabling stop new copies and keep everything already copied; the pass reports
 //! the service as skipped, with the reason, and lag keeps being measured.
@@ -103,12 +104,8 @@ async fn update(
         let (mut config, version) = match current {
             Some(v) => (v.value, Some(v.version)),
             None => (
-                ReplicationConfig {
-                    service: service.to_owned(),
-                    secondaries: Vec::new(),
-                    enabled: false,
-                    paused: None,
-                },
+                // No settings behaves as enabled.
+                ReplicationConfig { service: service.to_owned(), secondaries: Vec::new(), enabled: true, paused: None },
                 None,
             ),
         };

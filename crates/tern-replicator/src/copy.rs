@@ -63,7 +63,8 @@ pub struct CopyOptions {
     pub with_logs: bool,
     /// Packs copied at once (byte copies).
     pub concurrency: usize,
-    /// Average bytes per second sent to the destination (byte copies); `None`: unlimited.
+    /// Average bytes per second sent to the destination; `None`: unlimited. For re-encrypted
+    /// copies it paces the restored (uncompressed) bytes, which bounds the upload rate.
     pub bandwidth_limit: Option<u64>,
 }
 
@@ -125,16 +126,8 @@ pub async fn closure(
     with_logs: bool,
 ) -> Result<Vec<(BackupRecord, Option<LogSegment>)>> {
     let catalog = from.catalog();
-    let restorable = |record: Option<BackupRecord>, id: &BackupId, what: &str| match record {
-        Some(r) if r.status == BackupStatus::Succeeded => Ok(r),
-        Some(r) => {
-            Err(Error::InvalidArgument(format!("{what} {id} cannot be copied: its status is {}", r.status.name())))
-        }
-        None => Err(Error::InvalidArgument(format!("{what} {id} is not in the source repository"))),
-    };
     let record = restorable(catalog.find_backup(id).await?, id, "backup")?;
     let segments = catalog.list_segments(&record.service).await?;
-    let segment_of = |r: &BackupRecord| segments.iter().find(|s| s.id == r.id).cloned();
     let mut chain = vec![record.clone()];
     // Only an incremental needs its parent to restore; a full's parent was for dedup only.
     while let Some(parent) = chain.last().filter(|r| r.kind == BackupKind::Incremental).and_then(|r| r.parent.clone()) {
@@ -144,7 +137,13 @@ pub async fn closure(
         chain.push(restorable(catalog.find_backup(&parent).await?, &parent, "parent")?);
     }
     chain.reverse();
-    let mut out: Vec<_> = chain.into_iter().map(|r| (r.clone(), segment_of(&r))).collect();
+    let mut out: Vec<_> = chain
+        .into_iter()
+        .map(|r| {
+            let segment = segments.iter().find(|s| s.id == r.id).cloned();
+            (r, segment)
+        })
+        .collect();
     if with_logs && record.kind != BackupKind::Log {
         let from_time = record.consistent.as_ref().map_or(record.started, |c| c.time);
         let filter = BackupFilter {
@@ -153,11 +152,10 @@ pub async fn closure(
             ..BackupFilter::default()
         };
         let all = catalog.list_backups(&filter, Paging::all()).await?.items;
-        let point = |r: &BackupRecord| r.consistent.as_ref().map(|c| c.time);
         let next = all
             .iter()
             .filter(|r| r.kind != BackupKind::Log && r.id != record.id)
-            .filter_map(point)
+            .filter_map(|r| r.consistent.as_ref().map(|c| c.time))
             .filter(|t| *t > from_time)
             .min();
         for segment in &segments {
@@ -171,6 +169,17 @@ pub async fn closure(
     Ok(out)
 }
 
+/// `record` if it can be copied, else why not.
+fn restorable(record: Option<BackupRecord>, id: &BackupId, what: &str) -> Result<BackupRecord> {
+    match record {
+        Some(r) if r.status == BackupStatus::Succeeded => Ok(r),
+        Some(r) => {
+            Err(Error::InvalidArgument(format!("{what} {id} cannot be copied: its status is {}", r.status.name())))
+        }
+        None => Err(Error::InvalidArgument(format!("{what} {id} is not in the source repository"))),
+    }
+}
+
 /// Copies `id` and its closure from `from` into `to`; see the [module](self) documentation.
 pub async fn copy_backup(
     from: &Repository,
@@ -181,9 +190,14 @@ pub async fn copy_backup(
     let same_keys = from.config().repo_id == to.config().repo_id
         || matches!((from.key_ring(), to.key_ring()), (Ok(a), Ok(b)) if a.same_keys(&b));
     if !(same_keys || from.is_unlocked() && to.is_unlocked()) {
-        return Err(Error::InvalidArgument(
-            "the destination has other keys, so the copy is re-encrypted: both repositories must be unlocked".into(),
-        ));
+        let locked = match (from.is_unlocked(), to.is_unlocked()) {
+            (false, false) => "neither is",
+            (false, true) => "the source is not",
+            _ => "the destination is not",
+        };
+        return Err(Error::InvalidArgument(format!(
+            "the destination has other keys, so the copy is re-encrypted: both repositories must be unlocked, and {locked}"
+        )));
     }
     let mode = if same_keys { CopyMode::Bytes } else { CopyMode::Reencrypted };
     let mut report = CopyReport {
@@ -238,7 +252,7 @@ pub async fn copy_backup(
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(crate::transfer::storage("delete", &path, e)),
             }
-            let stats = reencrypt(from, to, &record).await?;
+            let stats = reencrypt(from, to, &record, transfer.bandwidth.as_deref()).await?;
             report.packs_copied += stats.new_packs;
             report.bytes_copied += stats.new_bytes;
             if let Some(segment) = &segment {
@@ -251,17 +265,50 @@ pub async fn copy_backup(
     Ok(report)
 }
 
-/// Stores `record`'s entries again in `to`, under its keys, as a backup with the same id.
-async fn reencrypt(from: &Repository, to: &Repository, record: &BackupRecord) -> Result<tern_engine::BackupStats> {
+/// Stores `record`'s entries again in `to`, under its keys, as a backup with the same id. A
+/// bandwidth limit applies to the restored (uncompressed) bytes: a bound on the upload rate.
+async fn reencrypt(
+    from: &Repository,
+    to: &Repository,
+    record: &BackupRecord,
+    limit: Option<&Bandwidth>,
+) -> Result<tern_engine::BackupStats> {
     let (_, body) = from.manifest(&record.id).await?;
     let mut writer = to.backup(&record.service).copy_of(record).start().await?;
     for entry in &body.entries {
         let (reader, pipe) = tokio::io::duplex(1 << 20);
         let restore = from.restore(&record.id).entry(entry.name.clone()).to_writer(pipe);
-        if let Err(e) = tokio::try_join!(restore, writer.add_entry(&entry.name, reader, entry.mode)) {
+        let copied = match limit {
+            None => tokio::try_join!(restore, writer.add_entry(&entry.name, reader, entry.mode)).map(|_| ()),
+            Some(limit) => {
+                let (limited, limited_pipe) = tokio::io::duplex(1 << 20);
+                let pump = pace(reader, limited_pipe, limit);
+                tokio::try_join!(restore, pump, writer.add_entry(&entry.name, limited, entry.mode)).map(|_| ())
+            }
+        };
+        if let Err(e) = copied {
             writer.abandon(&format!("copy failed: {e}")).await;
             return Err(e);
         }
     }
     Ok(writer.commit().await?.stats)
+}
+
+/// Moves bytes from `input` to `output` no faster than `limit`.
+async fn pace(
+    mut input: tokio::io::DuplexStream,
+    mut output: tokio::io::DuplexStream,
+    limit: &Bandwidth,
+) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io = |e| Error::Io { context: "pacing a copy".into(), source: e };
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = input.read(&mut buf).await.map_err(io)?;
+        if n == 0 {
+            return output.shutdown().await.map_err(io);
+        }
+        limit.take(n as u64).await;
+        output.write_all(&buf[..n]).await.map_err(io)?;
+    }
 }

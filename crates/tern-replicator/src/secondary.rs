@@ -45,11 +45,14 @@ fn not_replicated(target: &RestoreTarget, end: Option<&DateTime<Utc>>, lag: &Lag
         || "nothing is restorable here yet".to_owned(),
         |e| format!("this region restores up to {}", e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     );
+    let pending = match lag.pending_objects {
+        1 => "1 backup".to_owned(),
+        n => format!("{n} backups"),
+    };
     format!(
         "target {target} has not been replicated to this region: {end}; replication lag is {:.0} s \
-         with {} backups ({} bytes) pending, measured {}",
+         with {pending} ({} bytes) pending, measured {}",
         lag.lag_secs,
-        lag.pending_objects,
         lag.pending_bytes,
         lag.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )

@@ -70,6 +70,11 @@ async fn a_paused_or_disabled_service_is_skipped_with_its_reason_and_keeps_its_c
     );
     let enabled = config::enable(&eu, "db1", &[]).await.unwrap();
     assert_eq!(enabled.secondaries, ["us-east"], "enabling again keeps the recorded secondaries");
+
+    // A service without settings is enabled, so it can be paused straight away.
+    assert_eq!(config::held_back(&eu, "db3").await.unwrap(), None);
+    let paused = config::pause(&eu, "db3", "audit").await.unwrap();
+    assert_eq!((paused.enabled, paused.paused.as_deref()), (true, Some("audit")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,4 +226,22 @@ async fn server_side_copy_in_one_s3_bucket() {
     let us = Location::parse(&format!("{s3}/ssc-{unique}/us")).unwrap();
     let (root, from, to) = eu.shared_bucket(&us).expect("one bucket");
     server_side_pair(root.open().unwrap(), from.as_ref(), to.as_ref()).await;
+}
+
+/// Services spawn replication work: every public future must be `Send` for any borrow.
+#[test]
+fn public_futures_are_send() {
+    fn spawnable<T: Send>(_: &T) {}
+    async fn all(r: &Replicator, repo: &tern_engine::Repository, id: &tern_engine::BackupId) {
+        let plan = tern_replicator::secondary::plan(repo, "db1", &tern_catalog::RestoreTarget::Latest);
+        spawnable(&plan);
+        let options = tern_replicator::copy::CopyOptions::default();
+        spawnable(&tern_replicator::copy::copy_backup(repo, repo, id, &options));
+        spawnable(&r.pass(Some("db1")));
+        spawnable(&r.pass_and_measure("db1"));
+        spawnable(&r.watch(None, &WatchOptions::default(), |_| {}, std::future::pending()));
+        spawnable(&config::pause(repo, "db1", "x"));
+        spawnable(&tern_replicator::lag::report(repo, "db1", tern_replicator::lag::Period::Day, chrono::Utc::now()));
+    }
+    let _ = all; // compiling is the test
 }

@@ -79,7 +79,8 @@ async fn into_a_repository_with_other_keys_chunks_are_reencrypted() {
     let err = copy::copy_backup(&eu, &locked, &c.full, &CopyOptions::default()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the destination has other keys, so the copy is re-encrypted: both repositories must be unlocked"
+        "the destination has other keys, so the copy is re-encrypted: both repositories must be unlocked, and the \
+         destination is not"
     );
     // The wrong key is refused when opening.
     assert!(copy::destination(&eu, bucket_store.clone(), Some(&key())).await.is_err());
@@ -160,4 +161,41 @@ async fn unknown_and_unfinished_backups_are_refused() {
     let running = writer.id().clone();
     let err = copy::copy_backup(&eu, &to, &running, &CopyOptions::default()).await.unwrap_err();
     assert_eq!(err.to_string(), format!("backup {running} cannot be copied: its status is running"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_bandwidth_limit_paces_a_reencrypting_copy() {
+    let eu = primary(Location::memory("copy-limit-eu").open().unwrap()).await;
+    let data = tern_storage::testing::conformance::pattern(2 << 20, 5).to_vec();
+    let mut w = eu.backup("db1").start().await.unwrap();
+    w.add_entry("data", &data[..], None).await.unwrap();
+    let id = w.commit().await.unwrap().id;
+    let theirs = UserKey::passphrase("theirs");
+    let to = Repository::init(Location::memory("copy-limit-bucket").open().unwrap(), fast(&theirs)).await.unwrap();
+    // Virtual time, moved by hand (the backup pipeline's blocking hasher stops tokio from
+    // advancing it by itself): 2 MiB at 500 kB/s cannot finish before the clock reaches the last
+    // read's turn, however fast this machine is, and each step leaves real time for the work.
+    tokio::time::pause();
+    let copy = {
+        let (eu, to, id) = (eu.clone(), to.clone(), id.clone());
+        let options = CopyOptions { bandwidth_limit: Some(500_000), ..CopyOptions::default() };
+        tokio::spawn(async move { copy::copy_backup(&eu, &to, &id, &options).await })
+    };
+    let step = std::time::Duration::from_millis(100);
+    let floor = std::time::Duration::from_secs_f64(f64::from((2u32 << 20) - (256 << 10)) / 500_000.0);
+    let mut clock = std::time::Duration::ZERO;
+    let real_pause = || tokio::task::spawn_blocking(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    while clock + step < floor {
+        tokio::time::advance(step).await;
+        clock += step;
+        real_pause().await.unwrap();
+        assert!(!copy.is_finished(), "finished at {clock:?} of virtual time, before {floor:?}");
+    }
+    while !copy.is_finished() {
+        tokio::time::advance(step).await;
+        real_pause().await.unwrap();
+    }
+    let report = copy.await.unwrap().unwrap();
+    assert_eq!(report.mode, CopyMode::Reencrypted);
+    assert!(restore(&to, &id).await == data);
 }
