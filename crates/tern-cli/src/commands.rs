@@ -741,11 +741,11 @@ fn pass_text(
     if !quiet {
         let _ = writeln!(
             human,
-            "copied {} ({} packs, {} segments); {} packs were already there",
+            "copied {} ({}, {}); {} already there",
             count(report.records_copied, "backup"),
-            report.packs_copied,
-            report.segments_copied,
-            report.packs_present
+            count(report.packs_copied, "pack"),
+            count(report.segments_copied, "segment"),
+            count(report.packs_present, "pack")
         );
         let server_side = if report.server_side_copies > 0 {
             format!(" ({} packs copied server-side)", report.server_side_copies)
@@ -756,10 +756,10 @@ fn pass_text(
         if let Some(s) = sample {
             let _ = writeln!(
                 human,
-                "lag {:.0} s, {} pending ({} backups)",
+                "lag {:.0} s, {} pending ({})",
                 s.lag_secs,
                 bytes(s.pending_bytes),
-                s.pending_objects
+                count(s.pending_objects, "backup")
             );
         }
     }
@@ -789,7 +789,7 @@ async fn watch(ctx: &Ctx, replicator: &tern_replicator::Replicator, args: Replic
                     let _ = write!(text, "; NOT copied: backup {} (pack {}: {})", d.backup, d.pack, d.detail);
                 }
                 if let Some(l) = lag {
-                    let _ = write!(text, "; lag {:.0} s, {} backups pending", l.lag_secs, l.pending_objects);
+                    let _ = write!(text, "; lag {:.0} s, {} pending", l.lag_secs, count(l.pending_objects, "backup"));
                 }
                 let _ = writeln!(text, "; next pass in {}", duration(Duration::from_secs_f64(*next_pass_in_secs)));
                 text
@@ -931,11 +931,11 @@ pub async fn lag(ctx: &Ctx, args: LagArgs) -> Result {
         Some(c) => {
             let _ = writeln!(
                 human,
-                "{}: lag {:.0} s, {} pending ({} backups), measured {}",
+                "{}: lag {:.0} s, {} pending ({}), measured {}",
                 args.service,
                 c.lag_secs,
                 bytes(c.pending_bytes),
-                c.pending_objects,
+                count(c.pending_objects, "backup"),
                 c.time.format(TIME_FORMAT)
             );
             for s in &report.series {

@@ -1051,7 +1051,7 @@ fn replication_settings_enable_pause_resume_disable() {
     let human = run(tern(&["replicate", primary, secondary])).ok().text();
     assert_eq!(
         human,
-        "skipped db1: paused: bucket move\ncopied 0 backups (0 packs, 0 segments); 0 packs were already there\n\
+        "skipped db1: paused: bucket move\ncopied 0 backups (0 packs, 0 segments); 0 packs already there\n\
          0 B written to the secondary\n"
     );
     // -q keeps the skip (the essential part).
