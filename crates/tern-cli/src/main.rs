@@ -20,6 +20,10 @@
 //! tern key add s3://backups/prod --new-key-file new.key   # or TERN_NEW_PASSWORD=…
 //! tern key list s3://backups/prod
 //! tern key remove s3://backups/prod <SLOT>
+//! tern replicate s3://backups/prod az://backups-us/prod --service db1 [--watch --interval 5m]
+//! tern replication pause s3://backups/prod --service db1 --reason "bucket migration"
+//! tern lag az://backups-us/prod --service db1 --period day
+//! tern copy s3://backups/prod s3://users-bucket/prod <ID> --with-logs   # TERN_TO_PASSWORD
 //! ```
 //!
 //! Repositories are locations as `tern-storage` parses them: a path, `file:///…`,
