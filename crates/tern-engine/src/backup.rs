@@ -316,6 +316,18 @@ impl BackupWriter {
         &self.id
     }
 
+    /// Sets the point a restore is consistent at, for sources that learn it only while or after
+    /// streaming (a database tool reports its log position at the end of its backup). It is
+    /// recorded when the backup commits.
+    pub fn set_consistent(&mut self, point: ConsistentPoint) {
+        self.record.consistent = Some(point);
+    }
+
+    /// Adds a label (stored in the manifest and the record) before the backup commits.
+    pub fn set_label(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.record.labels.insert(key.into(), value.into());
+    }
+
     /// Adds one named entry read to its end from `reader`.
     pub async fn add_entry<R: AsyncRead + Unpin + Send>(
         &mut self,
