@@ -62,12 +62,24 @@ pub async fn push(repo: &Repository, service: &str, path: &Path, tools: &Postgre
         tokio::fs::read(path).await.map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
     let digest = blake3::hash(&bytes).to_hex().to_string();
     let size = bytes.len() as u64;
+    let catalog = repo.catalog();
+    let key = entry_key(service, &name);
+    // Answer a repeated or conflicting push before reading the file's records (other bytes may
+    // not even be a readable segment).
+    if let Some((body, _)) = catalog.read(&key).await.map_err(tern_engine::Error::from)? {
+        let entry: WalEntry = serde_json::from_slice(&body)
+            .map_err(|e| Error::Invalid(format!("the catalog entry of {name} is damaged: {e}")))?;
+        if entry.blake3 != digest {
+            return Err(Error::WalConflict { service: service.to_owned(), name, existing: entry.backup });
+        }
+        if complete(repo, service, &entry, matches!(kind, WalName::Segment { .. })).await? {
+            return Ok(Pushed::AlreadyArchived(entry));
+        }
+    }
     let described = match kind {
         WalName::Segment { .. } => Some(describe_wal(tools, path, &name).await?),
         WalName::Other => None,
     };
-    let catalog = repo.catalog();
-    let key = entry_key(service, &name);
     for _ in 0..3 {
         let existing = catalog.read(&key).await.map_err(tern_engine::Error::from)?;
         let version = match existing {
