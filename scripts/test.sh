@@ -2,9 +2,11 @@
 # Tern's one test command (README and .ci/run call exactly this):
 #   bash scripts/test.sh [extra cargo test args]
 #
-# 1. installs what the real-server tests need and is missing (Debian packages; moto from PyPI
-#    and azurite from npm, into ~/.cache/tern — see scripts/object-stores.sh),
-# 2. starts the servers on 127.0.0.1 (moto = S3, azurite = Azure Blob),
+# 1. installs what the real-server tests need and is missing (Debian packages, MariaDB and
+#    PostgreSQL included — see scripts/databases.sh; moto from PyPI and azurite from npm, into
+#    ~/.cache/tern — see scripts/object-stores.sh),
+# 2. starts the object stores on 127.0.0.1 (moto = S3, azurite = Azure Blob); the database tests
+#    start their own private servers on unix sockets,
 # 3. runs every test of the workspace (unit, integration, doc tests) with the real servers
 #    required: a test that needs a server fails instead of skipping when it is missing,
 # 4. stops the servers, whatever happened, and prints the total count of tests.
@@ -31,6 +33,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- 2. real servers ----------------------------------------------------------------------
+# MariaDB and PostgreSQL: the Debian packages when missing (no service is started: each test
+# starts private servers on unix sockets and stops them); this exports where their tools are.
+eval "$(bash scripts/databases.sh)"
 trap 'bash scripts/object-stores.sh stop' EXIT
 eval "$(bash scripts/object-stores.sh moto azurite)"
 export TERN_REQUIRE_REAL_SERVERS=1

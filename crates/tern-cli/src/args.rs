@@ -73,6 +73,134 @@ pub enum Command {
     /// A service's replication settings: show, enable, pause, resume, disable.
     #[command(subcommand)]
     Replication(ReplicationCommand),
+    /// MariaDB and PostgreSQL: backups, binlog archiving and point-in-time restores, done by the
+    /// databases' own tools.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// PostgreSQL's archive_command: archive one WAL file (the same file again is fine; other
+    /// bytes under an archived name are refused).
+    WalPush(WalPushArgs),
+    /// PostgreSQL's restore_command: fetch one archived WAL file (exit 1 when it is not archived).
+    WalFetch(WalFetchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Back up a database: a full or incremental physical backup, or a logical dump.
+    Backup(DbBackupArgs),
+    /// MariaDB: archive the closed binlogs the repository does not have yet.
+    ArchiveLogs(DbArchiveArgs),
+    /// Restore a service to a point in time (or its latest point, or one backup) into a new data
+    /// directory.
+    Restore(DbRestoreArgs),
+}
+
+/// The database engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// MariaDB (mariadb-backup, mariadb-dump, binlogs).
+    Mariadb,
+    /// PostgreSQL (pg_basebackup, pg_dump, WAL through wal-push).
+    Postgres,
+}
+
+/// What a database backup is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DbKind {
+    /// A full physical backup.
+    Full,
+    /// A physical backup of what changed since the last full or incremental (MariaDB).
+    Incremental,
+    /// A logical dump.
+    Dump,
+}
+
+#[derive(Debug, Args)]
+pub struct DbBackupArgs {
+    /// The repository.
+    pub repo: String,
+    /// The service (database) the backup belongs to.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// The database engine.
+    #[arg(long, value_enum)]
+    pub engine: EngineArg,
+    /// What to take.
+    #[arg(long, value_enum, default_value = "full")]
+    pub kind: DbKind,
+    /// How to connect: MariaDB, an option file (passed as --defaults-file, so the password stays
+    /// in the file); PostgreSQL, a connection string (`host=/run/postgresql user=backup
+    /// dbname=app`; passwords in ~/.pgpass or PGPASSWORD).
+    #[arg(long, value_name = "CONN")]
+    pub connect: String,
+    /// MariaDB dumps: only these databases (repeat the option; all when absent).
+    #[arg(long = "database", value_name = "DB")]
+    pub databases: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArchiveArgs {
+    /// The repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// The MariaDB option file to connect with (see `tern db backup --help`).
+    #[arg(long, value_name = "FILE")]
+    pub connect: PathBuf,
+    /// Close the current binlog first (FLUSH BINARY LOGS), so that recent changes are archived.
+    #[arg(long)]
+    pub rotate: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["time", "position", "latest", "backup"])))]
+pub struct DbRestoreArgs {
+    /// The repository (a secondary region's restores only what has been replicated there).
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// Restore to this time (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Restore to just before this log position.
+    #[arg(long, value_name = "POS", value_parser = parse_position)]
+    pub position: Option<tern_catalog::Position>,
+    /// Restore to the latest recoverable point.
+    #[arg(long)]
+    pub latest: bool,
+    /// Restore exactly this backup (no log replay).
+    #[arg(long, value_name = "ID")]
+    pub backup: Option<BackupId>,
+    /// The new data directory (empty or absent; its parent must be on the same file system as
+    /// the work files, and reachable by the server's OS user).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WalPushArgs {
+    /// The repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// The WAL file (`%p` in archive_command).
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WalFetchArgs {
+    /// The repository.
+    pub repo: String,
+    /// The service.
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+    /// The WAL file's name (`%f` in restore_command).
+    pub name: String,
+    /// Where to write it (`%p` in restore_command).
+    pub dest: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -30,7 +30,7 @@ pub const TO_PASSWORD_VAR: &str = "TERN_TO_PASSWORD";
 /// `1` makes new passphrase slots use `KdfParams::insecure_fast()`: for tests only.
 pub const INSECURE_FAST_KDF_VAR: &str = "TERN_INSECURE_FAST_KDF";
 
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+pub(crate) const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// What every command needs: where output goes, and how to find the key.
 pub struct Ctx {
@@ -61,7 +61,7 @@ impl Ctx {
     /// Opens the repository, unlocked when a key is given. Without one, an encrypted
     /// repository still lists, quick-verifies and collects garbage; the engine says when an
     /// operation needs the key.
-    async fn open(&self, repo: &str) -> Result<Repository> {
+    pub(crate) async fn open(&self, repo: &str) -> Result<Repository> {
         let store = open_store(repo, false)?.1;
         let key = self.key()?;
         Ok(Repository::open(store, key.as_ref()).await?)

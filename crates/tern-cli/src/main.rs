@@ -48,6 +48,7 @@
 
 mod args;
 mod commands;
+mod db;
 mod output;
 mod progress;
 
@@ -99,6 +100,11 @@ async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         Command::Copy(args) => commands::copy(ctx, args).await,
         Command::Replication(command) => commands::replication(ctx, command).await,
         Command::Log(args::LogCommand::Push(args)) => commands::log_push(ctx, args).await,
+        Command::Db(args::DbCommand::Backup(args)) => db::backup(ctx, args).await,
+        Command::Db(args::DbCommand::ArchiveLogs(args)) => db::archive_logs(ctx, args).await,
+        Command::Db(args::DbCommand::Restore(args)) => db::restore(ctx, args).await,
+        Command::WalPush(args) => db::wal_push(ctx, args).await,
+        Command::WalFetch(args) => db::wal_fetch(ctx, args).await,
         Command::Pitr(args::PitrCommand::Plan(args)) => commands::pitr_plan(ctx, args).await,
         Command::Pitr(args::PitrCommand::Windows(args)) => commands::pitr_windows(ctx, args).await,
     }
