@@ -3,7 +3,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -49,6 +48,7 @@ async fn target_between() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn mariadb_backup_archive_and_restore_to_a_time() {
     let tools = MariadbTools::from_env();
     if !tools.mariadbd.exists() && skip("MariaDB") {
@@ -76,7 +76,7 @@ async fn mariadb_backup_archive_and_restore_to_a_time() {
     server.sql("INSERT INTO shop.t (label) VALUES ('after-full')").await.unwrap();
     let inc = json(&mut db("incremental"));
     assert_eq!(inc["backup"]["parent"], full["backup"]["id"], "{inc}");
-    let out = run(&mut db("dump").arg("--database").arg("shop"), 0);
+    let out = run(db("dump").arg("--database").arg("shop"), 0);
     assert!(out.contains("backed up a dump of shop"), "{out}");
 
     server.sql("INSERT INTO shop.t (label) VALUES ('before-target')").await.unwrap();
@@ -139,6 +139,7 @@ async fn mariadb_backup_archive_and_restore_to_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn postgres_archive_command_is_tern_wal_push() {
     let tools = PostgresTools::from_env().unwrap();
     if !tools.bin_dir.join("postgres").exists() && skip("PostgreSQL") {
@@ -229,5 +230,4 @@ async fn postgres_archive_command_is_tern_wal_push() {
     assert_eq!(copy.value("shop", "SELECT count(*) FROM t").await.unwrap(), "5001");
     copy.stop().await.unwrap();
     server.stop().await.unwrap();
-    let _ = Path::new(&repo);
 }

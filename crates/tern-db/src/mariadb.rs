@@ -112,7 +112,7 @@ impl MariadbSource {
         Ok(out.lines().map(|l| l.split('\t').map(str::to_owned).collect()).collect())
     }
 
-    async fn physical(&self, base: Option<&BackupRecord>) -> Result<BackupStream> {
+    fn physical(&self, base: Option<&BackupRecord>) -> Result<BackupStream> {
         let meta = tempfile::Builder::new()
             .prefix("tern-xb-")
             .tempdir()
@@ -234,7 +234,7 @@ impl BackupSource for MariadbSource {
     }
 
     async fn full(&self) -> Result<BackupStream> {
-        self.physical(None).await
+        self.physical(None)
     }
 
     async fn incremental(&self, base: &BackupRecord) -> Result<BackupStream> {
@@ -245,7 +245,7 @@ impl BackupSource for MariadbSource {
                 base.id, base.kind
             )));
         }
-        self.physical(Some(base)).await
+        self.physical(Some(base))
     }
 
     async fn dump(&self) -> Result<BackupStream> {
@@ -549,10 +549,10 @@ impl MariadbTarget {
             }
             Stop::Position { at, .. } => {
                 // Replay stops before the event at `at`; the end of the last file needs no stop.
-                if let NativePosition::Mariadb { file, offset, .. } = &at.native {
-                    if plan.segments.last().is_some_and(|s| &s.name == file) {
-                        binlog = binlog.arg(format!("--stop-position={offset}"));
-                    }
+                if let NativePosition::Mariadb { file, offset, .. } = &at.native
+                    && plan.segments.last().is_some_and(|s| &s.name == file)
+                {
+                    binlog = binlog.arg(format!("--stop-position={offset}"));
                 }
             }
             Stop::EndOfBackup => return Ok(()),
@@ -564,9 +564,9 @@ impl MariadbTarget {
         let mut stdin = consumer.take_stdin();
         let copied = tokio::io::copy(&mut stdout, &mut stdin).await;
         drop(stdin);
-        let (produced, consumed) = tokio::join!(producer.wait(), consumer.wait());
-        consumed?;
-        produced?;
+        let (binlog_exit, client_exit) = tokio::join!(producer.wait(), consumer.wait());
+        client_exit?;
+        binlog_exit?;
         copied.map_err(|e| Error::io("piping mariadb-binlog into mariadb", e))?;
         report.step("replay binlogs", started);
         report.stopped = Some(format!("replayed {} binlogs from {from}, stopping {}", files.len(), plan.stop));

@@ -14,6 +14,9 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 
+/// Watched stderr texts: the text, when it was first seen, and the whole line.
+type Seen = Arc<Mutex<Vec<(String, DateTime<Utc>, String)>>>;
+
 /// Lines of a tool's stderr kept for its error message.
 const TAIL_LINES: usize = 12;
 /// Longest line kept (longer ones are cut).
@@ -105,14 +108,17 @@ impl Tool {
     }
 
     /// Starts the tool.
+    ///
+    /// # Panics
+    /// Never: stderr is always piped.
     pub fn spawn(mut self) -> Result<Running> {
         let mut child = self.cmd.spawn().map_err(|source| Error::ToolMissing {
             tool: self.name.clone(),
-            path: format!("{:?}", self.cmd.as_std().get_program()),
+            path: Path::new(self.cmd.as_std().get_program()).display().to_string(),
             source,
         })?;
         let stderr = child.stderr.take().expect("stderr is piped");
-        let seen: Arc<Mutex<Vec<(String, DateTime<Utc>, String)>>> = Arc::default();
+        let seen = Seen::default();
         let task = {
             let (seen, watch, name) = (Arc::clone(&seen), self.watch, self.name.clone());
             tokio::spawn(async move {
@@ -173,7 +179,7 @@ pub struct Running {
     name: String,
     child: Child,
     stderr: Option<JoinHandle<Vec<String>>>,
-    seen: Arc<Mutex<Vec<(String, DateTime<Utc>, String)>>>,
+    seen: Seen,
 }
 
 impl Running {
@@ -204,11 +210,17 @@ impl Running {
     }
 
     /// When a stderr line containing a watched text was first read.
+    ///
+    /// # Panics
+    /// If the stderr reader panicked while holding the lock (it does not).
     pub fn seen(&self, text: &str) -> Option<DateTime<Utc>> {
         self.seen.lock().expect("not poisoned").iter().find(|(s, _, _)| s == text).map(|(_, t, _)| *t)
     }
 
     /// The first stderr line that contained a watched text.
+    ///
+    /// # Panics
+    /// If the stderr reader panicked while holding the lock (it does not).
     pub fn seen_line(&self, text: &str) -> Option<String> {
         self.seen.lock().expect("not poisoned").iter().find(|(s, _, _)| s == text).map(|(_, _, l)| l.clone())
     }
@@ -249,18 +261,17 @@ impl OsUser {
         let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| Error::io("reading /etc/passwd", e))?;
         passwd
             .lines()
-            .filter_map(|line| {
+            .find_map(|line| {
                 let fields: Vec<&str> = line.split(':').collect();
                 (fields.len() >= 4 && fields[0] == name)
                     .then(|| Some(Self { uid: fields[2].parse().ok()?, gid: fields[3].parse().ok()? }))?
             })
-            .next()
             .ok_or_else(|| Error::Unsupported(format!("there is no OS user `{name}`")))
     }
 
     /// Whether this process runs as root.
     pub fn running_as_root() -> bool {
-        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
     }
 
     /// Gives `path` (not recursively) to this user.

@@ -5,6 +5,7 @@
 //! These are conveniences for trying Tern out and testing it, not a way to run production
 //! databases.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -181,7 +182,7 @@ impl PostgresServer {
             dir.path().join("sock").display()
         );
         if let Some(command) = &options.archive_command {
-            conf.push_str(&format!("archive_mode = on\narchive_command = '{}'\n", command.replace('\'', "''")));
+            let _ = write!(conf, "archive_mode = on\narchive_command = '{}'\n", command.replace('\'', "''"));
         }
         let path = data_dir.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading postgresql.conf", e))?;

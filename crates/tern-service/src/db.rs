@@ -94,10 +94,10 @@ pub async fn backup(
         }
     };
     let mut writer = builder.start().await?;
-    let started = match kind {
-        BackupKind::Full => source.full().await,
-        BackupKind::Incremental => source.incremental(base.as_ref().expect("an incremental has a base")).await,
-        _ => source.dump().await,
+    let started = match (&base, kind) {
+        (Some(base), _) => source.incremental(base).await,
+        (None, BackupKind::Full) => source.full().await,
+        (None, _) => source.dump().await,
     };
     let mut stream = match started {
         Ok(stream) => stream,

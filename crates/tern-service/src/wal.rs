@@ -104,7 +104,9 @@ pub async fn push(repo: &Repository, service: &str, path: &Path, tools: &Postgre
         }
         let mut writer = builder.start().await?;
         let entry = WalEntry { name: name.clone(), backup: writer.id().clone(), blake3: digest.clone(), size };
-        let body = bytes::Bytes::from(serde_json::to_vec_pretty(&entry).expect("entries serialize"));
+        let body =
+            serde_json::to_vec_pretty(&entry).map_err(|e| Error::Failed(format!("encoding {name}'s entry: {e}")))?;
+        let body = bytes::Bytes::from(body);
         let claimed = match &version {
             None => catalog.create(&key, body).await,
             Some(v) => catalog.update(&key, body, v).await,

@@ -58,6 +58,7 @@ async fn mark(server: &MariadbServer, label: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn point_in_time_restores_from_full_incremental_dump_and_binlogs() {
     let Some(tools) = common::mariadb() else { return };
     let work = tempfile::tempdir().unwrap();

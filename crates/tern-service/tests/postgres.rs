@@ -59,6 +59,7 @@ fn reachable_tempdir() -> tempfile::TempDir {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn point_in_time_restores_from_base_backup_dump_and_wal() {
     let Some(tools) = common::postgres() else { return };
     let work = reachable_tempdir();
