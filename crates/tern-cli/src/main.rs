@@ -24,6 +24,11 @@
 //! tern replication pause s3://backups/prod --service db1 --reason "bucket migration"
 //! tern lag az://backups-us/prod --service db1 --period day
 //! tern copy s3://backups/prod s3://users-bucket/prod <ID> --with-logs   # TERN_TO_PASSWORD
+//! tern db backup s3://backups/prod --service shop --engine mariadb --kind full --connect backup.cnf
+//! tern db archive-logs s3://backups/prod --service shop --connect backup.cnf --rotate
+//! tern db restore s3://backups/prod --service shop --time 2026-11-21T10:00:00Z --target-dir /srv/restored
+//! tern wal-push s3://backups/prod --service app %p       # PostgreSQL archive_command
+//! tern wal-fetch s3://backups/prod --service app %f %p   # PostgreSQL restore_command
 //! ```
 //!
 //! Repositories are locations as `tern-storage` parses them: a path, `file:///…`,
