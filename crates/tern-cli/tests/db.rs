@@ -105,7 +105,30 @@ async fn mariadb_backup_archive_and_restore_to_a_time() {
     let labels = copy.sql("SELECT label FROM shop.t WHERE label NOT LIKE 'row-%' ORDER BY id").await.unwrap();
     assert_eq!(labels, [["after-full"], ["before-target"]], "rows up to the target, none after");
     assert_eq!(copy.value("SELECT COUNT(*) FROM shop.t").await.unwrap(), "5002");
+    // Archiving from a server whose binary log is off (the restored copy runs without one).
+    let copy_cnf = copy.defaults_file().to_str().unwrap().to_owned();
+    let out = run(&mut tern(&["db", "archive-logs", repo, "--service", "copy", "--connect", &copy_cnf]), 1);
+    assert!(out.contains("binary log is off"), "{out}");
     copy.stop().await.unwrap();
+
+    // --database is MariaDB's; PostgreSQL names its database in --connect.
+    let out = run(
+        &mut tern(&[
+            "db",
+            "backup",
+            repo,
+            "--service",
+            "pg",
+            "--engine",
+            "postgres",
+            "--connect",
+            "dbname=x",
+            "--database",
+            "x",
+        ]),
+        2,
+    );
+    assert!(out.contains("--database is for MariaDB"), "{out}");
 
     // A non-empty target directory is refused before any work.
     let out = run(

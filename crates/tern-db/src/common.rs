@@ -4,7 +4,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use tern_catalog::BackupRecord;
+use std::collections::BTreeMap;
+
+use tern_catalog::{BackupKind, BackupRecord, BackupStatus, LogSegment, Sizes};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
@@ -90,6 +92,47 @@ pub(crate) fn socket_dir() -> Result<tempfile::TempDir> {
         .prefix("tern-")
         .tempdir_in("/tmp")
         .map_err(|e| Error::io("creating a socket directory in /tmp", e))
+}
+
+/// Runs a restore into `data_dir` (checked empty or absent beforehand). On failure the directory
+/// is left as it was, empty or absent, never half restored.
+pub(crate) async fn restore_or_clean(
+    data_dir: &Path,
+    apply: impl std::future::Future<Output = Result<RestoreReport>>,
+) -> Result<RestoreReport> {
+    let existed = data_dir.exists();
+    let result = apply.await;
+    if result.is_err() {
+        if existed {
+            if let Ok(entries) = std::fs::read_dir(data_dir) {
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(data_dir);
+        }
+    }
+    result
+}
+
+/// The catalog record a log segment's bytes are stored under (what an artifact source reads).
+pub(crate) fn log_record(segment: &LogSegment) -> BackupRecord {
+    BackupRecord {
+        id: segment.id.clone(),
+        service: segment.service.clone(),
+        kind: BackupKind::Log,
+        status: BackupStatus::Succeeded,
+        parent: None,
+        started: segment.start_time,
+        finished: None,
+        consistent: None,
+        sizes: Sizes::default(),
+        manifest: None,
+        region: segment.region.clone(),
+        labels: BTreeMap::new(),
+    }
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]` as UTC.

@@ -15,7 +15,8 @@ use tern_pitr::{RestorePlan, Stop};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::{
-    check_empty_target, check_engine, feed, fetch_to_file, parse_utc, socket_dir, tail_of, timed, work_dir_near,
+    check_empty_target, check_engine, feed, fetch_to_file, log_record, parse_utc, restore_or_clean, socket_dir,
+    tail_of, timed, work_dir_near,
 };
 use crate::error::{Error, Result};
 use crate::process::{OsUser, Running, Tool};
@@ -452,7 +453,8 @@ impl MariadbTarget {
                 init.run().await.map(drop)
             })
             .await?;
-            let mut server = timed(report, "start the server", start_server(&self.tools, &cnf, work.path())).await?;
+            let mut server =
+                timed(report, "start the server", start_server(&self.tools, &cnf, &work.path().join("m.err"))).await?;
             let load = timed(report, "load the dump", feed(tool("mariadb"), artifacts, &plan.base, DUMP_ENTRY)).await;
             let result = match load {
                 Ok(n) => {
@@ -503,7 +505,8 @@ impl MariadbTarget {
         if plan.segments.is_empty() {
             return Ok(());
         }
-        let mut server = timed(report, "start the server", start_server(&self.tools, &cnf, work.path())).await?;
+        let mut server =
+            timed(report, "start the server", start_server(&self.tools, &cnf, &work.path().join("m.err"))).await?;
         let result = self.replay(plan, artifacts, &tool, work.path(), report).await;
         let stopped = stop_server(&self.tools, &cnf, &mut server).await;
         result?;
@@ -574,24 +577,6 @@ impl MariadbTarget {
     }
 }
 
-/// The catalog record a log segment's bytes are stored under (what an artifact source reads).
-pub(crate) fn log_record(segment: &tern_catalog::LogSegment) -> BackupRecord {
-    BackupRecord {
-        id: segment.id.clone(),
-        service: segment.service.clone(),
-        kind: BackupKind::Log,
-        status: tern_catalog::BackupStatus::Succeeded,
-        parent: None,
-        started: segment.start_time,
-        finished: None,
-        consistent: None,
-        sizes: tern_catalog::Sizes::default(),
-        manifest: None,
-        region: segment.region.clone(),
-        labels: BTreeMap::new(),
-    }
-}
-
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io(format!("resolving {}", path.display()), e))
 }
@@ -618,8 +603,8 @@ fn write_restore_cnf(cnf: &Path, data_dir: &Path, sockets: &Path, work: &Path, b
 }
 
 /// Starts `mariadbd` with `cnf` as a child and waits until it answers (or exits: then its error
-/// log says why).
-async fn start_server(tools: &MariadbTools, cnf: &Path, work: &Path) -> Result<Running> {
+/// log, `error_log`, says why).
+pub(crate) async fn start_server(tools: &MariadbTools, cnf: &Path, error_log: &Path) -> Result<Running> {
     let mut server =
         Tool::new(&tools.mariadbd).arg(format!("--defaults-file={}", cnf.display())).stdout_null().spawn()?;
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -631,22 +616,22 @@ async fn start_server(tools: &MariadbTools, cnf: &Path, work: &Path) -> Result<R
         if Instant::now() > deadline {
             server.kill().await;
             return Err(Error::Restore(format!(
-                "the restored server did not answer within 120 s: {}",
-                tail_of(&work.join("m.err"), 6)
+                "the MariaDB server did not answer within 120 s: {}",
+                tail_of(error_log, 6)
             )));
         }
         // Waiting on the server doubles as the pause between pings.
         if tokio::time::timeout(Duration::from_millis(100), server.wait()).await.is_ok() {
             return Err(Error::Restore(format!(
-                "the restored server stopped while starting: {}",
-                tail_of(&work.join("m.err"), 6)
+                "the MariaDB server stopped while starting: {}",
+                tail_of(error_log, 6)
             )));
         }
     }
 }
 
 /// Shuts the server down cleanly and waits for it.
-async fn stop_server(tools: &MariadbTools, cnf: &Path, server: &mut Running) -> Result<()> {
+pub(crate) async fn stop_server(tools: &MariadbTools, cnf: &Path, server: &mut Running) -> Result<()> {
     let shutdown = tools.tool("mariadb-admin").arg(format!("--defaults-file={}", cnf.display())).arg("shutdown").run();
     if let Err(e) = shutdown.await {
         server.kill().await;
@@ -675,24 +660,12 @@ impl RestoreTarget for MariadbTarget {
 
     async fn restore(&self, plan: &RestorePlan, artifacts: &dyn ArtifactSource) -> Result<RestoreReport> {
         self.check(plan)?;
-        let existed = self.data_dir.exists();
-        let mut report = RestoreReport { data_dir: self.data_dir.clone(), ..RestoreReport::default() };
-        if let Err(e) = self.apply(plan, artifacts, &mut report).await {
-            // Leave the target as it was: empty (or absent), never half restored.
-            if existed {
-                if let Ok(entries) = std::fs::read_dir(&self.data_dir) {
-                    for entry in entries.flatten() {
-                        let path = entry.path();
-                        let _ =
-                            if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-                    }
-                }
-            } else {
-                let _ = std::fs::remove_dir_all(&self.data_dir);
-            }
-            return Err(e);
-        }
-        Ok(report)
+        restore_or_clean(&self.data_dir, async {
+            let mut report = RestoreReport { data_dir: self.data_dir.clone(), ..RestoreReport::default() };
+            self.apply(plan, artifacts, &mut report).await?;
+            Ok(report)
+        })
+        .await
     }
 }
 

@@ -13,9 +13,10 @@ use tern_catalog::{BackupKind, BackupRecord, ConsistentPoint, NativePosition, Po
 use tern_pitr::{RestorePlan, Stop};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::common::{check_empty_target, check_engine, feed, fetch_to_file, parse_utc, socket_dir, timed};
+use crate::common::{
+    check_empty_target, check_engine, feed, fetch_to_file, log_record, parse_utc, restore_or_clean, socket_dir, timed,
+};
 use crate::error::{Error, Result};
-use crate::mariadb::log_record;
 use crate::process::{OsUser, Running, Tool};
 use crate::source::{
     ArtifactSource, BackupMeta, BackupSource, BackupStream, ClosedLogs, ENGINE_LABEL, Engine, LogFile, RestoreReport,
@@ -69,6 +70,14 @@ impl PostgresTools {
         self.tool(name).as_user(self.os_user)
     }
 
+    /// Gives `path` (not recursively) to the server's OS user, when there is one.
+    pub fn give(&self, path: &Path) -> Result<()> {
+        match self.os_user {
+            Some(user) => user.chown(path),
+            None => Ok(()),
+        }
+    }
+
     /// Creates `dir` (mode 0700) owned by the server's OS user.
     pub fn create_owned_dir(&self, dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
@@ -77,10 +86,7 @@ impl PostgresTools {
             .mode(0o700)
             .create(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        if let Some(user) = self.os_user {
-            user.chown(dir)?;
-        }
-        Ok(())
+        self.give(dir)
     }
 }
 
@@ -355,20 +361,14 @@ impl PostgresTarget {
         let data_dir = std::path::absolute(&self.data_dir)
             .map_err(|e| Error::io(format!("resolving {}", self.data_dir.display()), e))?;
         let sockets = socket_dir()?;
-        if let Some(user) = self.tools.os_user {
-            user.chown(sockets.path())?;
-        }
+        self.tools.give(sockets.path())?;
         let work = crate::common::work_dir_near(&data_dir)?;
-        if let Some(user) = self.tools.os_user {
-            user.chown(work.path())?;
-        }
+        self.tools.give(work.path())?;
         self.tools.create_owned_dir(&data_dir)?;
         // Only this process connects to the private server, through its own socket.
         let hba = work.path().join("pg_hba.conf");
         std::fs::write(&hba, "local all all trust\n").map_err(|e| Error::io("writing a pg_hba.conf", e))?;
-        if let Some(user) = self.tools.os_user {
-            user.chown(&hba)?;
-        }
+        self.tools.give(&hba)?;
         let mut settings = vec![
             "listen_addresses=".to_owned(),
             format!("unix_socket_directories={}", sockets.path().display()),
@@ -415,8 +415,7 @@ impl PostgresTarget {
             return stopped;
         }
 
-        let tar = self.tools.os_user.map_or_else(|| Tool::new("tar"), |u| Tool::new("tar").as_user(Some(u)));
-        let tar = tar.arg("-xf").arg("-").arg("-C").arg(&data_dir);
+        let tar = Tool::new("tar").as_user(self.tools.os_user).arg("-xf").arg("-").arg("-C").arg(&data_dir);
         report.bytes_read +=
             timed(report, "extract the base backup", feed(tar, artifacts, &plan.base, BASE_ENTRY)).await?;
         timed(report, "verify the base backup", async {
@@ -430,9 +429,7 @@ impl PostgresTarget {
         for segment in &plan.segments {
             let path = spool.join(&segment.name);
             report.bytes_read += fetch_to_file(artifacts, &log_record(segment), &segment.name, &path).await?;
-            if let Some(user) = self.tools.os_user {
-                user.chown(&path)?;
-            }
+            self.tools.give(&path)?;
         }
         report.step(format!("fetch {} WAL segments", plan.segments.len()), started);
         settings.push(format!("restore_command=cp {}/%f %p", spool.display()));
@@ -440,9 +437,7 @@ impl PostgresTarget {
         settings.extend(Self::recovery_settings(plan));
         let signal = data_dir.join("recovery.signal");
         std::fs::write(&signal, b"").map_err(|e| Error::io("writing recovery.signal", e))?;
-        if let Some(user) = self.tools.os_user {
-            user.chown(&signal)?;
-        }
+        self.tools.give(&signal)?;
         let started = Instant::now();
         let mut server = self.start(&data_dir, &settings, work.path())?;
         let result = self.wait_ready(&mut server, sockets.path(), Some(report)).await;
@@ -503,23 +498,28 @@ impl PostgresTarget {
 
     /// Stops the server with a fast shutdown and waits for it.
     async fn stop(&self, data_dir: &Path, server: &mut Running) -> Result<()> {
-        if server.id().is_none() {
-            return Ok(());
-        }
-        let stopped = self
-            .tools
-            .server_tool("pg_ctl")
-            .current_dir(data_dir)
-            .args(["stop", "-m", "fast", "-w", "-t", "120", "-D"])
-            .arg(data_dir)
-            .run()
-            .await;
-        if stopped.is_err() {
-            server.kill().await;
-        }
-        let _ = server.wait().await;
-        stopped.map(drop)
+        stop_server(&self.tools, data_dir, server).await
     }
+}
+
+/// Stops a server started as a child with a fast shutdown (`pg_ctl stop -m fast`), and waits
+/// for it; kills it if `pg_ctl` fails.
+pub(crate) async fn stop_server(tools: &PostgresTools, data_dir: &Path, server: &mut Running) -> Result<()> {
+    if server.id().is_none() {
+        return Ok(());
+    }
+    let stopped = tools
+        .server_tool("pg_ctl")
+        .current_dir(data_dir)
+        .args(["stop", "-m", "fast", "-w", "-t", "120", "-D"])
+        .arg(data_dir)
+        .run()
+        .await;
+    if stopped.is_err() {
+        server.kill().await;
+    }
+    let _ = server.wait().await;
+    stopped.map(drop)
 }
 
 #[async_trait]
@@ -545,29 +545,73 @@ impl RestoreTarget for PostgresTarget {
 
     async fn restore(&self, plan: &RestorePlan, artifacts: &dyn ArtifactSource) -> Result<RestoreReport> {
         self.check(plan)?;
-        let existed = self.data_dir.exists();
-        let mut report = RestoreReport { data_dir: self.data_dir.clone(), ..RestoreReport::default() };
-        if let Err(e) = self.apply(plan, artifacts, &mut report).await {
-            if existed {
-                if let Ok(entries) = std::fs::read_dir(&self.data_dir) {
-                    for entry in entries.flatten() {
-                        let path = entry.path();
-                        let _ =
-                            if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-                    }
-                }
-            } else {
-                let _ = std::fs::remove_dir_all(&self.data_dir);
-            }
-            return Err(e);
-        }
-        Ok(report)
+        restore_or_clean(&self.data_dir, async {
+            let mut report = RestoreReport { data_dir: self.data_dir.clone(), ..RestoreReport::default() };
+            self.apply(plan, artifacts, &mut report).await?;
+            Ok(report)
+        })
+        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn segment() -> tern_catalog::LogSegment {
+        tern_catalog::LogSegment {
+            id: tern_catalog::BackupId::new(),
+            service: "app".into(),
+            name: "000000010000000000000001".into(),
+            start_position: Position::postgres(1, "0/1000000").unwrap(),
+            end_position: Position::postgres(1, "0/2000000").unwrap(),
+            start_time: Utc::now(),
+            end_time: Utc::now(),
+            size: 16 << 20,
+            region: None,
+        }
+    }
+
+    fn record(kind: BackupKind, engine: Option<&str>) -> BackupRecord {
+        let mut labels = std::collections::BTreeMap::new();
+        if let Some(engine) = engine {
+            labels.insert(ENGINE_LABEL.to_owned(), engine.to_owned());
+        }
+        BackupRecord { kind, labels, ..log_record(&segment()) }
+    }
+
+    fn plan(base: BackupRecord, segments: usize) -> RestorePlan {
+        RestorePlan {
+            target: tern_catalog::RestoreTarget::Latest,
+            base,
+            incrementals: Vec::new(),
+            segments: vec![segment(); segments],
+            replay_from: None,
+            stop: Stop::EndOfBackup,
+            target_time: None,
+        }
+    }
+
+    #[test]
+    fn check_refuses_other_engines_and_replay_on_a_dump() {
+        let tools = PostgresTools { bin_dir: PathBuf::new(), os_user: None };
+        let dir = tempfile::tempdir().unwrap();
+        let target = PostgresTarget::new(dir.path().join("new"), tools);
+        assert!(target.check(&plan(record(BackupKind::Full, Some("postgres")), 1)).is_ok());
+        assert!(target.check(&plan(record(BackupKind::Dump, Some("postgres")), 0)).is_ok());
+        let err = target.check(&plan(record(BackupKind::Full, Some("mariadb")), 0)).unwrap_err().to_string();
+        assert!(err.contains("was taken from mariadb, not postgres"), "{err}");
+        let err = target.check(&plan(record(BackupKind::Full, None), 0)).unwrap_err().to_string();
+        assert!(err.contains("no `engine` label"), "{err}");
+        let err = target.check(&plan(record(BackupKind::Dump, Some("postgres")), 1)).unwrap_err().to_string();
+        assert!(err.contains("cannot be replayed on top of a PostgreSQL dump"), "{err}");
+        std::fs::create_dir(dir.path().join("full")).unwrap();
+        std::fs::write(dir.path().join("full/PG_VERSION"), "15").unwrap();
+        let busy =
+            PostgresTarget::new(dir.path().join("full"), PostgresTools { bin_dir: PathBuf::new(), os_user: None });
+        let err = busy.check(&plan(record(BackupKind::Full, Some("postgres")), 0)).unwrap_err().to_string();
+        assert!(err.contains("is not empty"), "{err}");
+    }
 
     #[test]
     fn parses_wal_names() {

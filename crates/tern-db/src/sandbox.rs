@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::mariadb::{MariadbSource, MariadbTools};
-use crate::postgres::{PostgresSource, PostgresTools};
-use crate::process::{OsUser, Running, Tool};
+use crate::mariadb::{self, MariadbSource, MariadbTools};
+use crate::postgres::{self, PostgresSource, PostgresTools};
+use crate::process::{OsUser, Running};
 
 /// A private MariaDB server with its binary log on.
 #[derive(Debug)]
@@ -75,25 +75,9 @@ impl MariadbServer {
     }
 
     async fn run(&mut self) -> Result<()> {
-        let mut process = Tool::new(&self.tools.mariadbd)
-            .arg(format!("--defaults-file={}", self.cnf.display()))
-            .stdout_null()
-            .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ping =
-                self.tools.tool("mariadb-admin").arg(format!("--defaults-file={}", self.cnf.display())).arg("ping");
-            if ping.run().await.is_ok() {
-                self.process = Some(process);
-                return Ok(());
-            }
-            let exited = tokio::time::timeout(Duration::from_millis(100), process.wait()).await.is_ok();
-            if exited || Instant::now() > deadline {
-                process.kill().await;
-                let log = crate::common::tail_of(&self.dir.path().join("run/m.err"), 6);
-                return Err(Error::Restore(format!("the sandbox MariaDB server did not start: {log}")));
-            }
-        }
+        let error_log = self.dir.path().join("run/m.err");
+        self.process = Some(mariadb::start_server(&self.tools, &self.cnf, &error_log).await?);
+        Ok(())
     }
 
     /// The option file that connects to this server (pass it as `--defaults-file`).
@@ -138,13 +122,7 @@ impl MariadbServer {
     /// Shuts the server down cleanly.
     pub async fn stop(mut self) -> Result<()> {
         let Some(mut process) = self.process.take() else { return Ok(()) };
-        let shutdown = self.tools.tool("mariadb-admin").arg(format!("--defaults-file={}", self.cnf.display()));
-        let result = shutdown.arg("shutdown").run().await;
-        if result.is_err() {
-            process.kill().await;
-        }
-        let _ = process.wait().await;
-        result.map(drop)
+        mariadb::stop_server(&self.tools, &self.cnf, &mut process).await
     }
 }
 
@@ -204,9 +182,7 @@ impl PostgresServer {
             format!("hba_file={}", dir.path().join("pg_hba.conf").display()),
         ];
         std::fs::write(dir.path().join("pg_hba.conf"), "local all all trust\n").map_err(|e| Error::io("sandbox", e))?;
-        if let Some(user) = tools.os_user {
-            user.chown(&dir.path().join("pg_hba.conf"))?;
-        }
+        tools.give(&dir.path().join("pg_hba.conf"))?;
         let mut server = Self { tools, dir, data_dir: data_dir.to_path_buf(), process: None };
         server.run(&settings, &[]).await?;
         Ok(server)
@@ -215,9 +191,7 @@ impl PostgresServer {
     fn dirs(tools: &PostgresTools, data_dir: Option<&Path>) -> Result<(tempfile::TempDir, PathBuf)> {
         let dir =
             tempfile::Builder::new().prefix("tern-pg-").tempdir_in("/tmp").map_err(|e| Error::io("sandbox", e))?;
-        if let Some(user) = tools.os_user {
-            user.chown(dir.path())?;
-        }
+        tools.give(dir.path())?;
         tools.create_owned_dir(&dir.path().join("sock"))?;
         let data = data_dir.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
         Ok((dir, data))
@@ -307,18 +281,6 @@ impl PostgresServer {
     /// Stops the server (fast shutdown).
     pub async fn stop(mut self) -> Result<()> {
         let Some(mut process) = self.process.take() else { return Ok(()) };
-        let stopped = self
-            .tools
-            .server_tool("pg_ctl")
-            .current_dir(self.dir.path())
-            .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
-            .arg(&self.data_dir)
-            .run()
-            .await;
-        if stopped.is_err() {
-            process.kill().await;
-        }
-        let _ = process.wait().await;
-        stopped.map(drop)
+        postgres::stop_server(&self.tools, &self.data_dir, &mut process).await
     }
 }

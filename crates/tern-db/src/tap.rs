@@ -16,6 +16,11 @@ pub(crate) type Seen = Arc<Mutex<Vec<(String, DateTime<Utc>)>>>;
 
 pub(crate) struct LineTap<R> {
     inner: R,
+    scanner: Scanner,
+}
+
+/// The line state, apart from the reader so that a read's bytes can be scanned in place.
+struct Scanner {
     prefixes: &'static [&'static str],
     at_line_start: bool,
     capturing: bool,
@@ -26,11 +31,13 @@ pub(crate) struct LineTap<R> {
 impl<R> LineTap<R> {
     pub(crate) fn new(inner: R, prefixes: &'static [&'static str]) -> (Self, Seen) {
         let seen = Seen::default();
-        let tap =
-            Self { inner, prefixes, at_line_start: true, capturing: false, line: Vec::new(), seen: Arc::clone(&seen) };
-        (tap, seen)
+        let scanner =
+            Scanner { prefixes, at_line_start: true, capturing: false, line: Vec::new(), seen: Arc::clone(&seen) };
+        (Self { inner, scanner }, seen)
     }
+}
 
+impl Scanner {
     fn scan(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if self.at_line_start {
@@ -60,8 +67,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineTap<R> {
         let this = &mut *self;
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &poll {
-            let new = buf.filled()[before..].to_vec();
-            this.scan(&new);
+            this.scanner.scan(&buf.filled()[before..]);
         }
         poll
     }

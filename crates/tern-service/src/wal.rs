@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tern_catalog::{BackupKind, BackupStatus, Catalog, CatalogExt, ConsistentPoint, LogSegment};
+use tern_catalog::{BackupKind, BackupStatus, Catalog, CatalogExt, ConsistentPoint, LogSegment, Version};
 use tern_db::ENGINE_LABEL;
 use tern_db::postgres::{PostgresTools, WalName, describe_wal};
 use tern_engine::Repository;
@@ -46,6 +46,16 @@ fn entry_key(service: &str, name: &str) -> String {
     format!("catalog/{service}/wal/{name}.json")
 }
 
+/// The name entry at `key`, with its version.
+async fn read_entry(catalog: &impl Catalog, key: &str, name: &str) -> Result<Option<(WalEntry, Version)>> {
+    let Some((body, version)) = catalog.read(key).await.map_err(tern_engine::Error::from)? else {
+        return Ok(None);
+    };
+    let entry = serde_json::from_slice(&body)
+        .map_err(|e| Error::Invalid(format!("the catalog entry of {name} is damaged: {e}")))?;
+    Ok(Some((entry, version)))
+}
+
 /// Archives the WAL file at `path` (a segment, a timeline history file or a backup history file)
 /// for `service`.
 pub async fn push(repo: &Repository, service: &str, path: &Path, tools: &PostgresTools) -> Result<Pushed> {
@@ -64,38 +74,26 @@ pub async fn push(repo: &Repository, service: &str, path: &Path, tools: &Postgre
     let size = bytes.len() as u64;
     let catalog = repo.catalog();
     let key = entry_key(service, &name);
-    // Answer a repeated or conflicting push before reading the file's records (other bytes may
+    let segment = matches!(kind, WalName::Segment { .. });
+    // Described once, after a repeated or conflicting push has been answered (other bytes may
     // not even be a readable segment).
-    if let Some((body, _)) = catalog.read(&key).await.map_err(tern_engine::Error::from)? {
-        let entry: WalEntry = serde_json::from_slice(&body)
-            .map_err(|e| Error::Invalid(format!("the catalog entry of {name} is damaged: {e}")))?;
-        if entry.blake3 != digest {
-            return Err(Error::WalConflict { service: service.to_owned(), name, existing: entry.backup });
-        }
-        if complete(repo, service, &entry, matches!(kind, WalName::Segment { .. })).await? {
-            return Ok(Pushed::AlreadyArchived(entry));
-        }
-    }
-    let described = match kind {
-        WalName::Segment { .. } => Some(describe_wal(tools, path, &name).await?),
-        WalName::Other => None,
-    };
+    let mut described = None;
     for _ in 0..3 {
-        let existing = catalog.read(&key).await.map_err(tern_engine::Error::from)?;
-        let version = match existing {
-            Some((body, version)) => {
-                let entry: WalEntry = serde_json::from_slice(&body)
-                    .map_err(|e| Error::Invalid(format!("the catalog entry of {name} is damaged: {e}")))?;
+        let version = match read_entry(&catalog, &key, &name).await? {
+            Some((entry, version)) => {
                 if entry.blake3 != digest {
                     return Err(Error::WalConflict { service: service.to_owned(), name, existing: entry.backup });
                 }
-                if complete(repo, service, &entry, described.is_some()).await? {
+                if complete(repo, service, &entry, segment).await? {
                     return Ok(Pushed::AlreadyArchived(entry));
                 }
                 Some(version) // claimed by a push that did not finish: take it over
             }
             None => None,
         };
+        if segment && described.is_none() {
+            described = Some(describe_wal(tools, path, &name).await?);
+        }
         let mut builder =
             repo.backup(service).kind(BackupKind::Log).label("segment", &name).label(ENGINE_LABEL, "postgres");
         if let Some(file) = &described {
@@ -170,10 +168,8 @@ pub async fn fetch(repo: &Repository, service: &str, name: &str, dest: &Path) ->
         return Err(Error::Invalid(format!("`{name}` is not a WAL file name")));
     }
     let catalog = repo.catalog();
-    let from_entry = match catalog.read(&entry_key(service, name)).await.map_err(tern_engine::Error::from)? {
-        Some((body, _)) => {
-            let entry: WalEntry = serde_json::from_slice(&body)
-                .map_err(|e| Error::Invalid(format!("the catalog entry of {name} is damaged: {e}")))?;
+    let from_entry = match read_entry(&catalog, &entry_key(service, name), name).await? {
+        Some((entry, _)) => {
             let record = catalog.get_backup(service, &entry.backup).await.map_err(tern_engine::Error::from)?;
             record.filter(|r| r.value.status == BackupStatus::Succeeded).map(|r| r.value.id)
         }

@@ -172,12 +172,7 @@ async fn point_in_time_restores_from_base_backup_dump_and_wal() {
     let err = db::restore(&repo, service, &RestoreTarget::Time(t2), &PostgresTarget::new(&out, tools.clone()))
         .await
         .unwrap_err();
-    let tern_service::Error::Plan(tern_replicator::secondary::SecondaryPlanError::Plan(plan)) = &err else {
-        panic!("{err}")
-    };
-    assert_eq!(plan.code(), "log_gap", "{err}");
-    assert!(err.to_string().contains(&victim.start_position.to_string()), "{err}");
-    assert!(!out.exists(), "a refused restore writes nothing");
+    common::assert_log_gap(&err, &victim, &out);
 
     server.stop().await.unwrap();
 }

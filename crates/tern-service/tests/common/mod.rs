@@ -59,3 +59,14 @@ pub async fn target_between() -> chrono::DateTime<chrono::Utc> {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     t
 }
+
+/// Asserts that a restore was refused by the planner with a log gap that names where `victim`
+/// (a deleted segment) started, and that nothing was written to `target_dir`.
+pub fn assert_log_gap(err: &tern_service::Error, victim: &tern_catalog::LogSegment, target_dir: &Path) {
+    let tern_service::Error::Plan(tern_replicator::secondary::SecondaryPlanError::Plan(plan)) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(plan.code(), "log_gap", "{err}");
+    assert!(err.to_string().contains(&victim.start_position.to_string()), "{err}");
+    assert!(!target_dir.exists(), "a refused restore writes nothing");
+}
