@@ -824,6 +824,9 @@ pub async fn typed_restores(catalog: Arc<dyn Catalog>) {
         created: t + Duration::minutes(created_minutes),
         finished: None,
         region: Some("us-east".into()),
+        data_dir: None,
+        external_source: None,
+        backups: Vec::new(),
     };
     let position = Position::postgres(3, "16/B374D848").unwrap();
     let jobs = [

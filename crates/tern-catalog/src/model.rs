@@ -15,6 +15,7 @@ use crate::id::{BackupId, RestoreId, ScheduleId};
 /// PostgreSQL maps to (timeline, LSN) and keeps both. Ordering and equality use only
 /// `(major, minor)`; the native form is carried for the restore step and for display.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Position {
     /// MariaDB: binlog file index; PostgreSQL: timeline.
     pub major: u64,
@@ -26,6 +27,7 @@ pub struct Position {
 
 /// A position as its database names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "engine", rename_all = "snake_case")]
 pub enum NativePosition {
     /// A MariaDB/MySQL binlog position.
@@ -139,6 +141,7 @@ impl fmt::Display for Position {
 
 /// A point that is consistent: a time and, where known, the log position at that time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsistentPoint {
     /// The time.
     pub time: DateTime<Utc>,
@@ -149,6 +152,7 @@ pub struct ConsistentPoint {
 
 /// What a backup is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BackupKind {
     /// A full physical backup.
@@ -174,6 +178,7 @@ impl fmt::Display for BackupKind {
 
 /// Where a backup is in its life: `scheduled` → `running` → `succeeded` | `failed`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum BackupStatus {
     /// Due, not started.
@@ -203,6 +208,7 @@ impl BackupStatus {
 
 /// Sizes of a backup.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sizes {
     /// Bytes read from the source.
     pub logical_bytes: u64,
@@ -214,6 +220,7 @@ pub struct Sizes {
 
 /// A backup, of any kind, in any state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BackupRecord {
     /// The id.
     pub id: BackupId,
@@ -250,6 +257,7 @@ pub struct BackupRecord {
 
 /// An archived log segment: a closed binlog file or a WAL segment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogSegment {
     /// The id of the backup that stores its bytes (kind `log`).
     pub id: BackupId,
@@ -277,6 +285,7 @@ pub struct LogSegment {
 
 /// When a schedule runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleSpec {
     /// Once, at this time.
@@ -287,6 +296,7 @@ pub enum ScheduleSpec {
 
 /// A backup schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     /// The id.
     pub id: ScheduleId,
@@ -304,6 +314,7 @@ pub struct Schedule {
 
 /// What a restore goes back to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RestoreTarget {
     /// The latest recoverable point.
@@ -318,6 +329,7 @@ pub enum RestoreTarget {
 
 /// A restore job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RestoreJob {
     /// The id.
     pub id: RestoreId,
@@ -335,10 +347,21 @@ pub struct RestoreJob {
     /// The region it restores from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Where the restored data goes (a new data directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+    /// A repository outside the configured regions it restores from (its location's display
+    /// form, which never carries credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_source: Option<String>,
+    /// The backups (and log backups) the plan reads, base first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<BackupId>,
 }
 
 /// Cross-region replication of a service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplicationConfig {
     /// The service.
     pub service: String,

@@ -222,6 +222,12 @@ pub trait CatalogExt: Catalog {
         self.create(&format!("{}/logs/{}.json", service_dir(&segment.service)?, segment.id), encode(segment)).await
     }
 
+    /// Deletes the segment record of the log backup `id` (before the backup record itself, so
+    /// no plan ever names a segment whose data is going).
+    async fn delete_segment(&self, service: &str, id: &BackupId) -> Result<()> {
+        self.delete(&format!("{}/logs/{id}.json", service_dir(service)?)).await
+    }
+
     /// A service's log segments, ordered by start position.
     async fn list_segments(&self, service: &str) -> Result<Vec<LogSegment>> {
         let keys = kind_keys(self, Some(service), "logs").await?;
@@ -270,6 +276,11 @@ pub trait CatalogExt: Catalog {
     /// Replaces a restore job if it is still at `version`.
     async fn update_restore(&self, job: &RestoreJob, version: &Version) -> Result<Version> {
         self.update(&restore_key(&job.service, &job.id)?, encode(job), version).await
+    }
+
+    /// Deletes a restore job's record.
+    async fn delete_restore(&self, service: &str, id: &RestoreId) -> Result<()> {
+        self.delete(&restore_key(service, id)?).await
     }
 
     /// Restore jobs of one service or all, one page.

@@ -396,6 +396,9 @@ fn serde_schedules_restores_replication() {
             created: t0(),
             finished: Some(t0() + Duration::hours(1)),
             region: Some("us".into()),
+            data_dir: Some("/var/lib/tern/restores/x".into()),
+            external_source: None,
+            backups: vec![BackupId::at(t0())],
         };
         round_trip(&job);
         round_trip(&RestoreJob { finished: None, region: None, status: BackupStatus::Scheduled, ..job });

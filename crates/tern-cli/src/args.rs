@@ -82,6 +82,37 @@ pub enum Command {
     WalPush(WalPushArgs),
     /// PostgreSQL's restore_command: fetch one archived WAL file (exit 1 when it is not archived).
     WalFetch(WalFetchArgs),
+    /// Run the scheduler and the HTTP API from a configuration file (tern.toml).
+    Serve(ServeArgs),
+    /// Check a configuration file, or hash an API token for it.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE", default_value = "tern.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file (syntax, regions, services, schedules, tokens); with --open,
+    /// also open every region's repository.
+    Check(ConfigCheckArgs),
+    /// Read an API token on standard input and print the hash to put in `[[tokens]] blake3`.
+    HashToken,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE", default_value = "tern.toml")]
+    pub config: PathBuf,
+    /// Also open the repositories (needs the key and network access).
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Subcommand)]

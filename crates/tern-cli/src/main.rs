@@ -56,6 +56,7 @@ mod commands;
 mod db;
 mod output;
 mod progress;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -110,6 +111,9 @@ async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         Command::Db(args::DbCommand::Restore(args)) => db::restore(ctx, args).await,
         Command::WalPush(args) => db::wal_push(ctx, args).await,
         Command::WalFetch(args) => db::wal_fetch(ctx, args).await,
+        Command::Serve(args) => serve::serve(ctx, args).await,
+        Command::Config(args::ConfigCommand::Check(args)) => serve::config_check(ctx, args).await,
+        Command::Config(args::ConfigCommand::HashToken) => serve::hash_token(ctx),
         Command::Pitr(args::PitrCommand::Plan(args)) => commands::pitr_plan(ctx, args).await,
         Command::Pitr(args::PitrCommand::Windows(args)) => commands::pitr_windows(ctx, args).await,
     }

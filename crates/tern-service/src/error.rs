@@ -19,6 +19,12 @@ pub enum Error {
     /// A request that cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),
+    /// What was asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (a job still running, a dependent backup).
+    #[error("{0}")]
+    Conflict(String),
     /// A job failed; the reason is recorded on its backup.
     #[error("{0}")]
     Failed(String),

@@ -28,8 +28,18 @@
 //! # });
 //! ```
 
+pub mod clock;
+pub mod config;
 pub mod db;
 mod error;
+pub mod lease;
+pub mod metrics;
+pub mod node;
+pub mod retention;
+pub mod schedule;
 pub mod wal;
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, Role};
 pub use error::{Error, Result};
+pub use node::{Node, NodeOptions, ServiceSpec};

@@ -56,6 +56,19 @@ async fn read_entry(catalog: &impl Catalog, key: &str, name: &str) -> Result<Opt
     Ok(Some((entry, version)))
 }
 
+/// Removes the name entry of `name` if it points at `backup` (retention is deleting that
+/// backup). An entry pointing elsewhere is left alone.
+pub async fn forget(repo: &Repository, service: &str, name: &str, backup: &tern_catalog::BackupId) -> Result<()> {
+    let catalog = repo.catalog();
+    let key = entry_key(service, name);
+    if let Some((entry, _)) = read_entry(&catalog, &key, name).await?
+        && entry.backup == *backup
+    {
+        catalog.delete(&key).await.map_err(tern_engine::Error::from)?;
+    }
+    Ok(())
+}
+
 /// Archives the WAL file at `path` (a segment, a timeline history file or a backup history file)
 /// for `service`.
 pub async fn push(repo: &Repository, service: &str, path: &Path, tools: &PostgresTools) -> Result<Pushed> {

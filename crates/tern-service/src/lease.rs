@@ -1,0 +1,171 @@
+//! Leases in the repository's object store, so that several nodes (`tern serve` processes)
+//! sharing a repository run each job exactly once.
+//!
+//! Two kinds, both made of conditional puts (create-only, or update-if-unchanged), which every
+//! supported store offers:
+//!
+//! - a **claim** (`leases/runs/<service>/<job>/<due time>.json`) is created once and never
+//!   changes: the node whose create succeeds handles that due run (runs it, or skips it as an
+//!   overlap); every other node sees it exists and leaves the run alone;
+//! - a **lease** (`leases/jobs/<service>/<kind>.json`) says "a job of this kind is running on
+//!   this node until `expires`". It is taken by creating it, or by replacing an expired one
+//!   conditionally on the version read; renewed while the job runs; released (expired) when it
+//!   ends. A node that dies holding one stops renewing, and the lease frees itself after its
+//!   time to live.
+//!
+//! Lease expiry uses the machine's real time, not the scheduler's [`Clock`](crate::Clock): it is
+//! about processes being alive, which a test's manual clock does not model.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use object_store::ObjectStore;
+use serde::{Deserialize, Serialize};
+use tern_catalog::{Catalog, StoreCatalog, Version};
+
+/// A lease document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseDoc {
+    /// The node holding it.
+    pub holder: String,
+    /// Until when (real time).
+    pub expires: DateTime<Utc>,
+}
+
+/// A lease this node holds.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    key: String,
+    version: Version,
+}
+
+impl Lease {
+    /// The lease's object key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// The leases and claims of one node in one repository.
+#[derive(Clone, Debug)]
+pub struct Leases {
+    catalog: StoreCatalog,
+    holder: String,
+}
+
+impl Leases {
+    /// Leases in `store`, taken in the name of `holder` (a node id).
+    pub fn new(store: Arc<dyn ObjectStore>, holder: impl Into<String>) -> Self {
+        Self { catalog: StoreCatalog::new(store), holder: holder.into() }
+    }
+
+    /// This node's id.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Claims a due run: `true` for exactly one caller per `key`, across all nodes, forever.
+    pub async fn claim(&self, key: &str) -> tern_catalog::Result<bool> {
+        let doc = LeaseDoc { holder: self.holder.clone(), expires: Utc::now() };
+        let body = serde_json::to_vec(&doc).expect("lease documents serialize");
+        match self.catalog.create(key, body.into()).await {
+            Ok(_) => Ok(true),
+            Err(tern_catalog::Error::Exists(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the lease `key` for `ttl`, unless another node holds it unexpired (`None`).
+    pub async fn acquire(&self, key: &str, ttl: Duration) -> tern_catalog::Result<Option<Lease>> {
+        let body = self.body(ttl);
+        match self.catalog.create(key, body.clone()).await {
+            Ok(version) => return Ok(Some(Lease { key: key.to_owned(), version })),
+            Err(tern_catalog::Error::Exists(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let Some((current, version)) = self.catalog.read(key).await? else {
+            // Deleted in between (by hand): try once more from scratch.
+            return match self.catalog.create(key, body).await {
+                Ok(version) => Ok(Some(Lease { key: key.to_owned(), version })),
+                Err(tern_catalog::Error::Exists(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+        };
+        let held = serde_json::from_slice::<LeaseDoc>(&current).ok();
+        if held.is_some_and(|h| h.expires > Utc::now() && h.holder != self.holder) {
+            return Ok(None);
+        }
+        match self.catalog.update(key, body, &version).await {
+            Ok(version) => Ok(Some(Lease { key: key.to_owned(), version })),
+            Err(tern_catalog::Error::Conflict(_) | tern_catalog::Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Extends a held lease by `ttl` from now. `false` when it was lost (another node took it
+    /// after it expired).
+    pub async fn renew(&self, lease: &mut Lease, ttl: Duration) -> tern_catalog::Result<bool> {
+        match self.catalog.update(&lease.key, self.body(ttl), &lease.version).await {
+            Ok(version) => {
+                lease.version = version;
+                Ok(true)
+            }
+            Err(tern_catalog::Error::Conflict(_) | tern_catalog::Error::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives a lease up (marks it expired, conditionally: a lease lost meanwhile is left alone).
+    pub async fn release(&self, lease: Lease) -> tern_catalog::Result<()> {
+        let doc = LeaseDoc { holder: self.holder.clone(), expires: DateTime::<Utc>::UNIX_EPOCH };
+        let body = serde_json::to_vec(&doc).expect("lease documents serialize");
+        match self.catalog.update(&lease.key, body.into(), &lease.version).await {
+            Ok(_) | Err(tern_catalog::Error::Conflict(_) | tern_catalog::Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn body(&self, ttl: Duration) -> bytes::Bytes {
+        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
+        let doc = LeaseDoc { holder: self.holder.clone(), expires: Utc::now() + ttl };
+        serde_json::to_vec(&doc).expect("lease documents serialize").into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Arc<dyn ObjectStore> {
+        Arc::new(object_store::memory::InMemory::new())
+    }
+
+    #[tokio::test]
+    async fn a_claim_is_won_once() {
+        let store = store();
+        let (a, b) = (Leases::new(store.clone(), "a"), Leases::new(store, "b"));
+        assert!(a.claim("leases/runs/x/1.json").await.unwrap());
+        assert!(!b.claim("leases/runs/x/1.json").await.unwrap());
+        assert!(!a.claim("leases/runs/x/1.json").await.unwrap());
+        assert!(b.claim("leases/runs/x/2.json").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_lease_excludes_others_until_released_or_expired() {
+        let store = store();
+        let (a, b) = (Leases::new(store.clone(), "a"), Leases::new(store, "b"));
+        let ttl = Duration::from_secs(60);
+        let mut held = a.acquire("leases/jobs/x/full.json", ttl).await.unwrap().expect("free");
+        assert!(b.acquire("leases/jobs/x/full.json", ttl).await.unwrap().is_none(), "held by a");
+        assert!(a.renew(&mut held, ttl).await.unwrap());
+        a.release(held).await.unwrap();
+        let taken = b.acquire("leases/jobs/x/full.json", ttl).await.unwrap();
+        assert!(taken.is_some(), "released");
+        // An expired lease is taken over; its old holder learns it lost it.
+        let mut short = a.acquire("leases/jobs/x/dump.json", Duration::ZERO).await.unwrap().unwrap();
+        let stolen = b.acquire("leases/jobs/x/dump.json", ttl).await.unwrap();
+        assert!(stolen.is_some(), "expired");
+        assert!(!a.renew(&mut short, ttl).await.unwrap(), "lost");
+    }
+}

@@ -1,0 +1,225 @@
+//! Retention: which backups of a service to delete, by count and by age, without ever breaking
+//! what is kept; then garbage collection.
+//!
+//! The rules ([`select`] is a pure function of the records, so they are tested directly):
+//!
+//! - A **base** is a succeeded full or dump. Fulls and dumps are counted separately. A base is
+//!   kept when it is among the newest `keep_last` of its kind, or younger than `max_age`
+//!   (either rule keeps it; with neither set, everything is kept). The newest base of each kind
+//!   is always kept.
+//! - An **incremental** is kept exactly when the full at the root of its chain is kept, so a
+//!   kept incremental never loses a parent.
+//! - A **log** segment is kept when it ends at or after the consistent point of the oldest kept
+//!   base: every kept backup keeps its whole point-in-time window. With no kept base, all logs
+//!   are kept.
+//! - **Running** records are never touched. **Failed** (and never-started) records older than
+//!   the oldest kept base, or than `max_age`, are deleted: they hold no data anyone can restore.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tern_catalog::{BackupFilter, BackupId, BackupKind, BackupRecord, BackupStatus, CatalogExt, LogSegment, Paging};
+use tern_engine::{GcOptions, GcReport, Repository};
+
+use crate::error::{Error, Result};
+
+/// How many backups to keep, and for how long.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Keep the newest this many fulls, and this many dumps (with their incrementals and logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<u32>,
+    /// Keep every backup younger than this.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "humantime_serde_opt")]
+    pub max_age: Option<Duration>,
+}
+
+impl Retention {
+    /// Checks the policy.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.keep_last == Some(0) {
+            return Err("keep_last must be at least 1 (the newest backup is always kept)".into());
+        }
+        if self.max_age == Some(Duration::ZERO) {
+            return Err("max_age must be longer than zero".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the policy deletes anything at all.
+    pub fn is_unlimited(&self) -> bool {
+        self.keep_last.is_none() && self.max_age.is_none()
+    }
+}
+
+/// `Option<Duration>` as a humantime string (`"30d"`, `"12h"`).
+mod humantime_serde_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            humantime::parse_duration(&t)
+                .map_err(|e| serde::de::Error::custom(format!("`{t}` is not a duration (e.g. 30d, 12h): {e}")))
+        })
+        .transpose()
+    }
+}
+
+/// A backup to delete, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Expired {
+    /// The record.
+    pub id: BackupId,
+    /// Its kind.
+    pub kind: BackupKind,
+    /// Why it goes.
+    pub reason: String,
+}
+
+/// What a retention run decided (and, when applied, did).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RetentionReport {
+    /// Deleted (or to delete), children before parents.
+    pub expired: Vec<Expired>,
+    /// Records kept.
+    pub kept: usize,
+    /// The garbage collection that followed, when applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc: Option<GcSummary>,
+}
+
+/// What garbage collection removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GcSummary {
+    /// Objects deleted.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl From<&GcReport> for GcSummary {
+    fn from(r: &GcReport) -> Self {
+        Self { objects: (r.packs.len() + r.manifests.len()) as u64, bytes: r.bytes() }
+    }
+}
+
+fn point(r: &BackupRecord) -> DateTime<Utc> {
+    r.consistent.as_ref().map_or(r.started, |c| c.time)
+}
+
+/// Decides what `policy` deletes among one service's `records` and `segments` at `now`.
+pub fn select(policy: &Retention, records: &[BackupRecord], segments: &[LogSegment], now: DateTime<Utc>) -> Vec<Expired> {
+    if policy.is_unlimited() {
+        return Vec::new();
+    }
+    let cutoff = policy.max_age.and_then(|a| chrono::Duration::from_std(a).ok()).map(|a| now - a);
+    let young = |r: &BackupRecord| cutoff.is_some_and(|c| point(r) >= c);
+    let mut kept: HashSet<&BackupId> = HashSet::new();
+    for kind in [BackupKind::Full, BackupKind::Dump] {
+        let mut bases: Vec<&BackupRecord> =
+            records.iter().filter(|r| r.kind == kind && r.status == BackupStatus::Succeeded).collect();
+        bases.sort_by(|a, b| (point(b), &b.id).cmp(&(point(a), &a.id)));
+        for (i, base) in bases.iter().enumerate() {
+            let by_count = policy.keep_last.is_some_and(|n| i < n as usize);
+            if i == 0 || by_count || young(base) {
+                kept.insert(&base.id);
+            }
+        }
+    }
+    let by_id: HashMap<&BackupId, &BackupRecord> = records.iter().map(|r| (&r.id, r)).collect();
+    let root = |r: &BackupRecord| -> Option<BackupId> {
+        let mut at = r;
+        for _ in 0..records.len() {
+            match (at.kind, &at.parent) {
+                (BackupKind::Incremental, Some(p)) => at = by_id.get(p)?,
+                (BackupKind::Full, _) => return Some(at.id.clone()),
+                _ => return None,
+            }
+        }
+        None
+    };
+    let oldest_kept = records.iter().filter(|r| kept.contains(&r.id)).map(point).min();
+    let segment_of: HashMap<&BackupId, &LogSegment> = segments.iter().map(|s| (&s.id, s)).collect();
+    let mut expired = Vec::new();
+    for r in records {
+        let reason = match (&r.status, r.kind) {
+            (BackupStatus::Running, _) => None,
+            (BackupStatus::Succeeded, BackupKind::Full | BackupKind::Dump) => {
+                (!kept.contains(&r.id)).then(|| format!("an older {} than the policy keeps", r.kind))
+            }
+            (BackupStatus::Succeeded, BackupKind::Incremental) => match root(r) {
+                Some(full) if kept.contains(&full) => None,
+                Some(full) => Some(format!("its full backup {full} expires")),
+                None if young(r) => None,
+                None => Some("its chain is broken and it is older than max_age".to_owned()),
+            },
+            (BackupStatus::Succeeded, BackupKind::Log) => {
+                let end = segment_of.get(&r.id).map_or(point(r), |s| s.end_time);
+                match oldest_kept {
+                    Some(oldest) if end < oldest => {
+                        Some(format!("it ends before the oldest kept backup ({})", oldest.to_rfc3339()))
+                    }
+                    _ => None,
+                }
+            }
+            (BackupStatus::Failed { .. } | BackupStatus::Scheduled, _) => {
+                let old = oldest_kept.is_some_and(|o| point(r) < o) || cutoff.is_some_and(|c| point(r) < c);
+                old.then(|| format!("a {} record older than what is kept", r.status.name()))
+            }
+        };
+        if let Some(reason) = reason {
+            expired.push(Expired { id: r.id.clone(), kind: r.kind, reason });
+        }
+    }
+    // Children before parents: newest first.
+    expired.sort_by(|a, b| b.id.cmp(&a.id));
+    expired
+}
+
+/// Applies `policy` to `service` in `repo`: deletes what [`select`] picks (a log's segment record
+/// and WAL name entry before its backup record), then collects garbage older than `gc_grace`.
+/// With `dry_run`, only reports.
+pub async fn apply(
+    repo: &Repository,
+    service: &str,
+    policy: &Retention,
+    now: DateTime<Utc>,
+    gc_grace: Duration,
+    dry_run: bool,
+) -> Result<RetentionReport> {
+    let catalog = repo.catalog();
+    let filter = BackupFilter { service: Some(service.to_owned()), ..BackupFilter::default() };
+    let records = catalog.list_backups(&filter, Paging::all()).await.map_err(tern_engine::Error::from)?.items;
+    let segments = catalog.list_segments(service).await.map_err(tern_engine::Error::from)?;
+    let expired = select(policy, &records, &segments, now);
+    let kept = records.len() - expired.len();
+    if dry_run || expired.is_empty() {
+        return Ok(RetentionReport { expired, kept, gc: None });
+    }
+    for e in &expired {
+        if e.kind == BackupKind::Log {
+            if let Some(segment) = segments.iter().find(|s| s.id == e.id) {
+                crate::wal::forget(repo, service, &segment.name, &e.id).await?;
+            }
+            catalog.delete_segment(service, &e.id).await.map_err(tern_engine::Error::from)?;
+        }
+        repo.delete_backup(service, &e.id, false).await.map_err(|err| {
+            Error::Failed(format!("retention of {service}: cannot delete backup {}: {err}", e.id))
+        })?;
+    }
+    let gc = repo.gc(GcOptions { grace: gc_grace, dry_run: false }).await?;
+    Ok(RetentionReport { expired, kept, gc: Some(GcSummary::from(&gc)) })
+}
