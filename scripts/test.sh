@@ -9,7 +9,9 @@
 #    start their own private servers on unix sockets,
 # 3. runs every test of the workspace (unit, integration, doc tests) with the real servers
 #    required: a test that needs a server fails instead of skipping when it is missing,
-# 4. stops the servers, whatever happened, and prints the total count of tests.
+# 4. fuzzes the HTTP API with schemathesis against `tern serve` (scripts/fuzz-api.sh: any 5xx
+#    fails; skipped when extra arguments narrow the run),
+# 5. stops the servers, whatever happened, and prints the total count of tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +47,15 @@ out=$(mktemp)
 status=0
 cargo test --workspace --all-features --no-fail-fast "$@" 2>&1 | tee "$out" || status=$?
 
-# --- 4. the count -------------------------------------------------------------------------
+# --- 4. the HTTP API under schema-driven fuzzing (schemathesis from PyPI, bounded) ---------
+# Every operation of /openapi.json gets generated valid and invalid requests; any 5xx fails.
+# Skipped when arguments narrow the test run.
+if [ $# -eq 0 ]; then
+  cargo build -q -p tern-cli
+  FUZZ_MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-100}" bash scripts/fuzz-api.sh || status=$?
+fi
+
+# --- 5. the count -------------------------------------------------------------------------
 awk '/^test result:/ { for (i = 1; i <= NF; i++) {
         if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\ntotal: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"

@@ -64,9 +64,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field },
-        };
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field } };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
@@ -97,11 +96,10 @@ impl From<tern_engine::Error> for ApiError {
         use tern_engine::Error as E;
         match &e {
             E::InvalidArgument(m) => Self::new(StatusCode::BAD_REQUEST, "invalid_request", m.clone()),
-            E::Catalog(tern_catalog::Error::NotFound(_)) => Self::not_found(e.to_string()),
+            E::Catalog(tern_catalog::Error::NotFound(_)) | E::BackupNotFound(_) => Self::not_found(e.to_string()),
             E::Catalog(tern_catalog::Error::Conflict(_) | tern_catalog::Error::HasDependents { .. }) => {
                 Self::conflict(e.to_string())
             }
-            E::BackupNotFound(_) => Self::not_found(e.to_string()),
             E::WrongKey | E::KeyRequired | E::NotARepository { .. } | E::Location(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
             }

@@ -17,9 +17,8 @@ pub struct Body<T>(pub T);
 /// The field a serde error is about: the path serde_path_to_error tracked, or the field an
 /// "unknown field" / "missing field" message quotes.
 fn field_of(path: &serde_path_to_error::Path, message: &str) -> Option<String> {
-    let quoted = |prefix: &str| {
-        message.split_once(prefix).and_then(|(_, rest)| rest.split('`').nth(1)).map(str::to_owned)
-    };
+    let quoted =
+        |prefix: &str| message.split_once(prefix).and_then(|(_, rest)| rest.split('`').nth(1)).map(str::to_owned);
     let path = path.to_string();
     let base = (path != "." && !path.is_empty()).then_some(path);
     let named = quoted("unknown field").or_else(|| quoted("missing field"));

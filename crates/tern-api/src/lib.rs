@@ -78,9 +78,8 @@ pub struct ApiState {
 /// The routes and the OpenAPI document, built together.
 fn parts() -> (Router<ApiState>, OpenApi) {
     let mut info = utoipa::openapi::Info::new("Tern API", env!("CARGO_PKG_VERSION"));
-    info.description = Some(
-        "Backups, point-in-time restores and cross-region copies of MariaDB and PostgreSQL services.".into(),
-    );
+    info.description =
+        Some("Backups, point-in-time restores and cross-region copies of MariaDB and PostgreSQL services.".into());
     let base = utoipa::openapi::OpenApiBuilder::new().info(info).build();
     let (router, mut api) = OpenApiRouter::with_openapi(base)
         .routes(routes!(routes::create_schedule, routes::list_schedules))
@@ -98,7 +97,8 @@ fn parts() -> (Router<ApiState>, OpenApi) {
         .routes(routes!(routes::metrics))
         .split_for_parts();
     let components = api.components.get_or_insert_with(Default::default);
-    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    components
+        .add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     let mut openapi_op = utoipa::openapi::path::OperationBuilder::new()
         .summary(Some("This document"))
         .tag("system")

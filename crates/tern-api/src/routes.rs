@@ -34,9 +34,9 @@ fn paging(page: Option<u32>, page_size: Option<u32>) -> ApiResult<Paging> {
 }
 
 fn time(field: &str, text: &str) -> ApiResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::invalid(field, format!("`{text}` is not an RFC 3339 time (e.g. 2026-11-21T03:00:00Z): {e}")))
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+        ApiError::invalid(field, format!("`{text}` is not an RFC 3339 time (e.g. 2026-11-21T03:00:00Z): {e}"))
+    })
 }
 
 fn service_name(field: &str, name: &str) -> ApiResult<()> {
@@ -175,7 +175,10 @@ pub async fn create_schedule(State(state): State<ApiState>, Body(body): Body<Cre
         ScheduleSpec::Once(at)
     } else {
         if body.start_time.is_some() {
-            return Err(ApiError::invalid("start_time", "start_time is for `once` schedules; a cron schedule has none"));
+            return Err(ApiError::invalid(
+                "start_time",
+                "start_time is for `once` schedules; a cron schedule has none",
+            ));
         }
         tern_service::schedule::parse_cron(&body.schedule).map_err(|e| ApiError::invalid("schedule", e))?;
         ScheduleSpec::Cron(body.schedule.clone())
@@ -190,7 +193,10 @@ pub async fn create_schedule(State(state): State<ApiState>, Body(body): Body<Cre
 /// List schedules.
 #[utoipa::path(get, path = "/v1/backups/schedules", tag = "schedules", params(ScheduleQuery),
     responses((status = 200, body = ScheduleList), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn list_schedules(State(state): State<ApiState>, Query(q): Query<ScheduleQuery>) -> ApiResult<Json<ScheduleList>> {
+pub async fn list_schedules(
+    State(state): State<ApiState>,
+    Query(q): Query<ScheduleQuery>,
+) -> ApiResult<Json<ScheduleList>> {
     if let Some(s) = &q.service_id {
         service_name("service_id", s)?;
     }
@@ -317,7 +323,10 @@ pub async fn list_backups(State(state): State<ApiState>, Query(q): Query<BackupQ
     if let Some(s) = &q.status
         && !["scheduled", "running", "succeeded", "failed"].contains(&s.as_str())
     {
-        return Err(ApiError::invalid("status", format!("`{s}` is not a state (scheduled, running, succeeded, failed)")));
+        return Err(ApiError::invalid(
+            "status",
+            format!("`{s}` is not a state (scheduled, running, succeeded, failed)"),
+        ));
     }
     region_exists(&state, q.region.as_deref())?;
     let filter = BackupFilter {
@@ -406,8 +415,12 @@ impl ExternalBucket {
         if location.backend() != expected {
             return Err(ApiError::invalid(
                 field("bucket"),
-                format!("method {:?} needs a {} location", self.method, if expected == Backend::S3 { "s3://" } else { "gs://" })
-                    .to_lowercase(),
+                format!(
+                    "method {:?} needs a {} location",
+                    self.method,
+                    if expected == Backend::S3 { "s3://" } else { "gs://" }
+                )
+                .to_lowercase(),
             ));
         }
         let credentials = match self.method {
@@ -415,8 +428,9 @@ impl ExternalBucket {
             BucketMethod::Gcs => Credentials::from_gcp_service_account_base64(self.credentials.expose()),
         }
         .map_err(|e| ApiError::invalid(field("credentials"), e.to_string()))?;
-        let location =
-            location.with_credentials(credentials).map_err(|e| ApiError::invalid(field("credentials"), e.to_string()))?;
+        let location = location
+            .with_credentials(credentials)
+            .map_err(|e| ApiError::invalid(field("credentials"), e.to_string()))?;
         let key = self.encryption_key.as_ref().map(|k| UserKey::passphrase(k.expose()));
         Ok((location, key))
     }
@@ -563,7 +577,8 @@ pub struct RestoreList {
     responses((status = 202, body = RestoreCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_restore(State(state): State<ApiState>, Body(body): Body<CreateRestore>) -> ApiResult<Response> {
-    let targets = [body.backup_id.is_some(), body.point_in_time.is_some(), body.position.is_some(), body.latest == Some(true)];
+    let targets =
+        [body.backup_id.is_some(), body.point_in_time.is_some(), body.position.is_some(), body.latest == Some(true)];
     if targets.iter().filter(|t| **t).count() != 1 {
         return Err(ApiError::invalid(
             "point_in_time",
@@ -600,20 +615,21 @@ pub async fn create_restore(State(state): State<ApiState>, Body(body): Body<Crea
         (None, RestoreTarget::Backup(id), RestoreSource::Region(region)) => {
             state.node.get_backup(region.as_deref(), id).await?.service
         }
-        _ => return Err(ApiError::invalid("service_id", "service_id is required unless restoring a backup_id from a region")),
+        _ => {
+            return Err(ApiError::invalid(
+                "service_id",
+                "service_id is required unless restoring a backup_id from a region",
+            ));
+        }
     };
     if matches!(source, RestoreSource::Region(_)) {
         known_service(&state, Some("service_id"), &service)?;
     }
-    let job = state
-        .node
-        .start_restore(RestoreRequest { service, target, source })
-        .await
-        .map_err(|e| match e {
-            tern_service::Error::Invalid(m) if m.contains("external source") => ApiError::invalid("external_source", m),
-            tern_service::Error::Db(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_plan", e.to_string()),
-            e => e.into(),
-        })?;
+    let job = state.node.start_restore(RestoreRequest { service, target, source }).await.map_err(|e| match e {
+        tern_service::Error::Invalid(m) if m.contains("external source") => ApiError::invalid("external_source", m),
+        tern_service::Error::Db(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_plan", e.to_string()),
+        e => e.into(),
+    })?;
     Ok((StatusCode::ACCEPTED, Json(RestoreCreated { restore: job, request: body })).into_response())
 }
 
@@ -635,7 +651,10 @@ pub struct RestoreQuery {
 /// List restores.
 #[utoipa::path(get, path = "/v1/restores", tag = "restores", params(RestoreQuery),
     responses((status = 200, body = RestoreList), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn list_restores(State(state): State<ApiState>, Query(q): Query<RestoreQuery>) -> ApiResult<Json<RestoreList>> {
+pub async fn list_restores(
+    State(state): State<ApiState>,
+    Query(q): Query<RestoreQuery>,
+) -> ApiResult<Json<RestoreList>> {
     if let Some(s) = &q.service_id {
         service_name("service_id", s)?;
     }
@@ -710,7 +729,10 @@ pub struct RecoveryWindows {
 /// Recovery windows of a service, per region.
 #[utoipa::path(get, path = "/v1/services/{id}/recovery-windows", tag = "services", params(("id" = String, Path)),
     responses((status = 200, body = RecoveryWindows), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn recovery_windows(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<RecoveryWindows>> {
+pub async fn recovery_windows(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RecoveryWindows>> {
     known_service(&state, None, &id)?;
     let regions = state.node.recovery_windows(&id).await?;
     Ok(Json(RecoveryWindows {
@@ -739,7 +761,10 @@ pub async fn recovery_windows(State(state): State<ApiState>, Path(id): Path<Stri
 /// Replication settings of a service.
 #[utoipa::path(get, path = "/v1/services/{id}/replication", tag = "services", params(("id" = String, Path)),
     responses((status = 200, body = ReplicationConfig), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_replication(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<ReplicationConfig>> {
+pub async fn get_replication(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ReplicationConfig>> {
     known_service(&state, None, &id)?;
     Ok(Json(state.node.replication(&id).await?))
 }
@@ -841,6 +866,7 @@ pub struct LagReportView {
     pub regions: Vec<RegionLag>,
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as a map over owned samples
 fn lag_point(s: tern_replicator::lag::LagSample) -> LagPoint {
     LagPoint { time: s.time, lag_secs: s.lag_secs, pending_bytes: s.pending_bytes, pending_objects: s.pending_objects }
 }
@@ -856,9 +882,10 @@ pub async fn lag_report(
     Body(body): Body<ReportRequest>,
 ) -> ApiResult<Json<LagReportView>> {
     known_service(&state, None, &id)?;
-    let period: tern_replicator::lag::Period =
-        serde_json::from_value(serde_json::to_value(body.period).map_err(|e| ApiError::invalid("period", e.to_string()))?)
-            .map_err(|e| ApiError::invalid("period", e.to_string()))?;
+    let period: tern_replicator::lag::Period = serde_json::from_value(
+        serde_json::to_value(body.period).map_err(|e| ApiError::invalid("period", e.to_string()))?,
+    )
+    .map_err(|e| ApiError::invalid("period", e.to_string()))?;
     let reports = state.node.lag_report(&id, period).await?;
     Ok(Json(LagReportView {
         service_id: id,
@@ -895,7 +922,11 @@ pub async fn health() -> Json<Health> {
 pub async fn ready(State(state): State<ApiState>) -> ApiResult<Json<Health>> {
     use object_store::ObjectStoreExt as _;
     state.node.primary().store().head(&object_store::path::Path::from("tern.json")).await.map_err(|e| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", format!("the primary repository does not answer: {e}"))
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("the primary repository does not answer: {e}"),
+        )
     })?;
     Ok(Json(Health { status: "ready".into() }))
 }

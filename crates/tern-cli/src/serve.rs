@@ -98,7 +98,9 @@ pub fn hash_token(ctx: &Ctx) -> Result {
     std::io::stdin().read_to_string(&mut token).map_err(|e| Failure::new(format!("cannot read the token: {e}")))?;
     let token = token.trim_end_matches(['\n', '\r']);
     if token.len() < 16 {
-        return Err(Failure::usage("a token must be at least 16 characters (use a random one, e.g. `openssl rand -hex 32`)"));
+        return Err(Failure::usage(
+            "a token must be at least 16 characters (use a random one, e.g. `openssl rand -hex 32`)",
+        ));
     }
     let hash = tern_service::config::hash_token(token);
     ctx.out.result(&json!({ "blake3": hash }), &format!("{hash}\n"));

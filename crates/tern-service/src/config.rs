@@ -255,7 +255,8 @@ impl Config {
                 }
             }
             for (i, sc) in s.schedules.iter().enumerate() {
-                crate::schedule::parse_cron(&sc.cron).map_err(|e| Error::Invalid(format!("{at}.schedules[{i}].cron: {e}")))?;
+                crate::schedule::parse_cron(&sc.cron)
+                    .map_err(|e| Error::Invalid(format!("{at}.schedules[{i}].cron: {e}")))?;
             }
             for (what, d) in [("log_interval", s.log_interval), ("replication_interval", s.replication_interval)] {
                 if d.is_some_and(|d| d < Duration::from_secs(1)) {
@@ -271,7 +272,7 @@ impl Config {
         if let Some(path) = &self.key_file {
             let bytes = std::fs::read(path)
                 .map_err(|e| Error::Invalid(format!("key_file: cannot read {}: {e}", path.display())))?;
-            return Ok(Some(UserKey::key_file(bytes).map_err(tern_engine::Error::from)?));
+            return Ok(Some(UserKey::key_file(bytes)?));
         }
         if let Some(var) = &self.passphrase_env {
             return match std::env::var(var) {
@@ -287,7 +288,8 @@ impl Config {
     pub async fn open_regions(&self) -> Result<BTreeMap<String, Repository>> {
         let key = self.key()?;
         let open = |name: &str| -> Result<Arc<dyn object_store::ObjectStore>> {
-            let location = Location::parse(&self.regions[name]).map_err(|e| Error::Invalid(format!("regions.{name}: {e}")))?;
+            let location =
+                Location::parse(&self.regions[name]).map_err(|e| Error::Invalid(format!("regions.{name}: {e}")))?;
             location.open().map_err(|e| Error::Invalid(format!("regions.{name}: {e}")))
         };
         let primary = Repository::open(open(&self.primary_region)?, key.as_ref()).await.map_err(|e| {

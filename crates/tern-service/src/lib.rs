@@ -28,6 +28,8 @@
 //! # });
 //! ```
 
+#![allow(clippy::result_large_err)]
+
 pub mod clock;
 pub mod config;
 pub mod db;

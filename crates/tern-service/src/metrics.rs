@@ -108,11 +108,19 @@ impl Metrics {
             "The latest point a restore reaches",
             m.window_end.clone(),
         );
-        registry.register("tern_replication_lag_seconds", "How far a secondary region is behind", m.replication_lag.clone());
+        registry.register(
+            "tern_replication_lag_seconds",
+            "How far a secondary region is behind",
+            m.replication_lag.clone(),
+        );
         Self { registry, ..m }
     }
 
     /// The metrics in the Prometheus text format.
+    ///
+    /// # Panics
+    ///
+    /// Never: writing to a `String` cannot fail.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
@@ -121,7 +129,7 @@ impl Metrics {
 }
 
 /// Labels of a job.
-pub fn job(service: &str, kind: impl ToString) -> JobLabels {
+pub fn job(service: &str, kind: &str) -> JobLabels {
     JobLabels { service: service.to_owned(), kind: kind.to_string() }
 }
 

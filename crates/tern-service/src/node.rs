@@ -175,6 +175,7 @@ pub struct RestoreRequest {
 }
 
 /// Where a restore reads from.
+#[allow(clippy::large_enum_variant)] // one per request, never stored in bulk
 pub enum RestoreSource {
     /// A configured region (`None`: the primary).
     Region(Option<String>),
@@ -201,6 +202,7 @@ impl fmt::Debug for RestoreSource {
 }
 
 /// Where a copy goes.
+#[allow(clippy::large_enum_variant)] // one per request, never stored in bulk
 pub enum CopyDestination {
     /// A configured region.
     Region(String),
@@ -275,9 +277,9 @@ const JOB_HISTORY: usize = 1000;
 fn catalog_error(e: tern_catalog::Error) -> Error {
     match e {
         tern_catalog::Error::NotFound(what) => Error::NotFound(format!("{what} not found")),
-        tern_catalog::Error::HasDependents { .. } | tern_catalog::Error::Conflict(_) | tern_catalog::Error::Exists(_) => {
-            Error::Conflict(e.to_string())
-        }
+        tern_catalog::Error::HasDependents { .. }
+        | tern_catalog::Error::Conflict(_)
+        | tern_catalog::Error::Exists(_) => Error::Conflict(e.to_string()),
         tern_catalog::Error::InvalidArgument(m) => Error::Invalid(m),
         e => Error::Engine(e.into()),
     }
@@ -387,7 +389,9 @@ impl Node {
             }
             let key = format!("schedule/{}", s.id);
             let after = match &s.spec {
-                ScheduleSpec::Once(at) => self.checked(&key).unwrap_or(s.created.min(*at) - chrono::Duration::seconds(1)),
+                ScheduleSpec::Once(at) => {
+                    self.checked(&key).unwrap_or(s.created.min(*at) - chrono::Duration::seconds(1))
+                }
                 ScheduleSpec::Cron(_) => self.checked(&key).unwrap_or(s.created.max(self.inner.started)),
             };
             if let Some(due) = schedule::latest_due(&s.spec, after, now) {
@@ -395,14 +399,11 @@ impl Node {
                 self.due(&s.service, &s.kind.to_string(), s.id.as_str(), due, &mut report).await?;
             }
         }
-        let loops: Vec<(String, Option<Duration>, Option<Duration>)> = self
-            .inner
-            .services
-            .values()
-            .map(|s| (s.name.clone(), s.log_interval, s.replication_interval))
-            .collect();
+        let loops: Vec<(String, Option<Duration>, Option<Duration>)> =
+            self.inner.services.values().map(|s| (s.name.clone(), s.log_interval, s.replication_interval)).collect();
         for (service, log_interval, replication_interval) in loops {
-            for (job, kind, interval) in [("archive", "log", log_interval), ("replicate", "replication", replication_interval)]
+            for (job, kind, interval) in
+                [("archive", "log", log_interval), ("replicate", "replication", replication_interval)]
             {
                 let Some(interval) = interval else { continue };
                 let key = format!("{job}/{service}");
@@ -429,7 +430,14 @@ impl Node {
 
     /// Handles one due run: claims it (exactly one node does), skips it if the same kind is
     /// running, else starts it.
-    async fn due(&self, service: &str, kind: &str, job: &str, due: DateTime<Utc>, report: &mut TickReport) -> Result<()> {
+    async fn due(
+        &self,
+        service: &str,
+        kind: &str,
+        job: &str,
+        due: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<()> {
         let id = format!("{service}/{job}/{}", due.format("%Y%m%dT%H%M%SZ"));
         let claim = format!("leases/runs/{id}.json");
         if !self.inner.leases.claim(&claim).await.map_err(catalog_error)? {
@@ -587,7 +595,8 @@ impl Node {
     }
 
     fn update_job(&self, id: &str, f: impl FnOnce(&mut Job)) {
-        if let Some(job) = self.inner.jobs.lock().unwrap_or_else(PoisonError::into_inner).iter_mut().rev().find(|j| j.id == id)
+        if let Some(job) =
+            self.inner.jobs.lock().unwrap_or_else(PoisonError::into_inner).iter_mut().rev().find(|j| j.id == id)
         {
             f(job);
         }
@@ -596,7 +605,8 @@ impl Node {
     /// Waits until every job this node started has ended.
     pub async fn wait_idle(&self) {
         loop {
-            let tasks: Vec<Running> = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+            let tasks: Vec<Running> =
+                std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
             if tasks.is_empty() {
                 return;
             }
@@ -678,7 +688,11 @@ impl Node {
                 Err(e) => failures.push(format!("{region}: {e}")),
             }
         }
-        if failures.is_empty() { Ok(()) } else { Err(Error::Failed(format!("replication of {service}: {}", failures.join("; ")))) }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Failed(format!("replication of {service}: {}", failures.join("; "))))
+        }
     }
 
     /// The replication settings of `service` (the defaults when it has none: disabled, no
@@ -778,7 +792,8 @@ impl Node {
             }
         }
         let now = self.clock().now();
-        let schedule = Schedule { id: ScheduleId::at(now), service: service.to_owned(), kind, spec, enabled: true, created: now };
+        let schedule =
+            Schedule { id: ScheduleId::at(now), service: service.to_owned(), kind, spec, enabled: true, created: now };
         catalog.create_schedule(&schedule).await.map_err(catalog_error)?;
         Ok(schedule)
     }
@@ -792,7 +807,8 @@ impl Node {
     async fn find_schedule(&self, id: &ScheduleId) -> Result<tern_catalog::Versioned<Schedule>> {
         let catalog = self.primary().catalog();
         let all = catalog.list_schedules(None, Paging::all()).await.map_err(catalog_error)?.items;
-        let found = all.into_iter().find(|s| s.id == *id).ok_or_else(|| Error::NotFound(format!("schedule {id} not found")))?;
+        let found =
+            all.into_iter().find(|s| s.id == *id).ok_or_else(|| Error::NotFound(format!("schedule {id} not found")))?;
         catalog
             .get_schedule(&found.service, id)
             .await
@@ -933,8 +949,9 @@ impl Node {
             }
             RestoreSource::External { location, key } => {
                 let display = location.to_string();
-                let store =
-                    location.open_existing().map_err(|e| Error::Invalid(format!("cannot open the external source: {e}")))?;
+                let store = location
+                    .open_existing()
+                    .map_err(|e| Error::Invalid(format!("cannot open the external source: {e}")))?;
                 let repo = Repository::open(store, key.as_ref())
                     .await
                     .map_err(|e| Error::Invalid(format!("cannot open the external source {display}: {e}")))?;
@@ -946,7 +963,9 @@ impl Node {
             .base
             .labels
             .get(ENGINE_LABEL)
-            .ok_or_else(|| Error::Invalid(format!("backup {} was not taken from a database (no engine label)", plan.base.id)))
+            .ok_or_else(|| {
+                Error::Invalid(format!("backup {} was not taken from a database (no engine label)", plan.base.id))
+            })
             .and_then(|e| Engine::parse(e).map_err(Error::Invalid))?;
         let now = self.clock().now();
         let id = RestoreId::at(now);
@@ -974,10 +993,11 @@ impl Node {
         let handle = tokio::spawn(async move {
             node.run_restore(running, version, repo, plan, target).await;
         });
-        self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner).push(Running {
-            handle,
-            restore: Some((job.service.clone(), id, dir)),
-        });
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Running { handle, restore: Some((job.service.clone(), id, dir)) });
         Ok(job)
     }
 

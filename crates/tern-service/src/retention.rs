@@ -61,6 +61,7 @@ mod humantime_serde_opt {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
+    #[allow(clippy::ref_option)] // the signature serde's `with` expects
     pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match value {
             Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
@@ -121,7 +122,12 @@ fn point(r: &BackupRecord) -> DateTime<Utc> {
 }
 
 /// Decides what `policy` deletes among one service's `records` and `segments` at `now`.
-pub fn select(policy: &Retention, records: &[BackupRecord], segments: &[LogSegment], now: DateTime<Utc>) -> Vec<Expired> {
+pub fn select(
+    policy: &Retention,
+    records: &[BackupRecord],
+    segments: &[LogSegment],
+    now: DateTime<Utc>,
+) -> Vec<Expired> {
     if policy.is_unlimited() {
         return Vec::new();
     }
@@ -216,10 +222,141 @@ pub async fn apply(
             }
             catalog.delete_segment(service, &e.id).await.map_err(tern_engine::Error::from)?;
         }
-        repo.delete_backup(service, &e.id, false).await.map_err(|err| {
-            Error::Failed(format!("retention of {service}: cannot delete backup {}: {err}", e.id))
-        })?;
+        repo.delete_backup(service, &e.id, false)
+            .await
+            .map_err(|err| Error::Failed(format!("retention of {service}: cannot delete backup {}: {err}", e.id)))?;
     }
     let gc = repo.gc(GcOptions { grace: gc_grace, dry_run: false }).await?;
     Ok(RetentionReport { expired, kept, gc: Some(GcSummary::from(&gc)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use tern_catalog::{ConsistentPoint, Position, Sizes};
+
+    use super::*;
+
+    fn day(d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, d, 3, 0, 0).unwrap()
+    }
+
+    fn record(d: u32, n: u32, kind: BackupKind, parent: Option<&BackupRecord>, status: BackupStatus) -> BackupRecord {
+        let time = day(d) + chrono::Duration::minutes(i64::from(n));
+        BackupRecord {
+            id: BackupId::at(time),
+            service: "shop".into(),
+            kind,
+            status,
+            parent: parent.map(|p| p.id.clone()),
+            started: time,
+            finished: Some(time),
+            consistent: Some(ConsistentPoint { time, position: Some(Position::generic(1, u64::from(d * 100 + n))) }),
+            sizes: Sizes::default(),
+            manifest: None,
+            region: None,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn segment(log: &BackupRecord, end: DateTime<Utc>) -> LogSegment {
+        let start = log.consistent.clone().unwrap();
+        LogSegment {
+            id: log.id.clone(),
+            service: "shop".into(),
+            name: format!("mysql-bin.{}", log.id),
+            start_position: start.position.clone().unwrap(),
+            end_position: Position::generic(1, start.position.unwrap().minor + 1),
+            start_time: start.time,
+            end_time: end,
+            size: 1,
+            region: None,
+        }
+    }
+
+    use std::collections::BTreeMap;
+
+    use tern_catalog::BackupRecord;
+
+    const OK: BackupStatus = BackupStatus::Succeeded;
+
+    fn ids(expired: &[Expired]) -> Vec<&BackupId> {
+        expired.iter().map(|e| &e.id).collect()
+    }
+
+    #[test]
+    fn count_keeps_whole_chains_and_the_logs_they_need() {
+        let full1 = record(1, 0, BackupKind::Full, None, OK);
+        let inc1 = record(1, 30, BackupKind::Incremental, Some(&full1), OK);
+        let log1 = record(1, 40, BackupKind::Log, None, OK);
+        let full2 = record(3, 0, BackupKind::Full, None, OK);
+        let inc2 = record(3, 30, BackupKind::Incremental, Some(&full2), OK);
+        let inc2b = record(3, 50, BackupKind::Incremental, Some(&inc2), OK);
+        // A log that started before full2 but ends after it: full2's window needs it.
+        let log_across = record(2, 59, BackupKind::Log, None, OK);
+        let log3 = record(3, 40, BackupKind::Log, None, OK);
+        let running = record(1, 10, BackupKind::Full, None, BackupStatus::Running);
+        let failed = record(1, 20, BackupKind::Dump, None, BackupStatus::Failed { reason: "x".into() });
+        let records = vec![
+            full1.clone(),
+            inc1.clone(),
+            log1.clone(),
+            full2.clone(),
+            inc2.clone(),
+            inc2b.clone(),
+            log_across.clone(),
+            log3.clone(),
+            running.clone(),
+            failed.clone(),
+        ];
+        let segments = vec![
+            segment(&log1, day(1) + chrono::Duration::hours(1)),
+            segment(&log_across, day(3) + chrono::Duration::minutes(5)),
+            segment(&log3, day(3) + chrono::Duration::hours(1)),
+        ];
+        let policy = Retention { keep_last: Some(1), max_age: None };
+        let expired = select(&policy, &records, &segments, day(4));
+        let gone = ids(&expired);
+        assert_eq!(gone.len(), 4, "{expired:#?}");
+        for id in [&full1.id, &inc1.id, &log1.id, &failed.id] {
+            assert!(gone.contains(&id), "{id} should expire: {expired:#?}");
+        }
+        for id in [&full2.id, &inc2.id, &inc2b.id, &log_across.id, &log3.id, &running.id] {
+            assert!(!gone.contains(&id), "{id} must be kept");
+        }
+        // Children before parents.
+        let pos = |id: &BackupId| gone.iter().position(|g| *g == id).unwrap();
+        assert!(pos(&inc1.id) < pos(&full1.id));
+    }
+
+    #[test]
+    fn age_keeps_young_backups_and_always_the_newest() {
+        let old = record(1, 0, BackupKind::Full, None, OK);
+        let mid = record(10, 0, BackupKind::Full, None, OK);
+        let young = record(19, 0, BackupKind::Full, None, OK);
+        let dump_old = record(2, 0, BackupKind::Dump, None, OK);
+        let records = vec![old.clone(), mid.clone(), young.clone(), dump_old.clone()];
+        let week = Retention { keep_last: None, max_age: Some(Duration::from_secs(7 * 86_400)) };
+        let gone = select(&week, &records, &[], day(20));
+        assert_eq!(ids(&gone), vec![&mid.id, &old.id], "the only dump is the newest dump: kept");
+        // Everything too old: the newest of each kind survives.
+        let gone = select(&week, &records, &[], day(30));
+        assert_eq!(ids(&gone), vec![&mid.id, &old.id]);
+        // Either rule keeps: count 2 keeps `mid` although it is older than max_age.
+        let both = Retention { keep_last: Some(2), ..week };
+        assert_eq!(ids(&select(&both, &records, &[], day(20))), vec![&old.id]);
+        assert!(select(&Retention::default(), &records, &[], day(30)).is_empty(), "no policy keeps everything");
+    }
+
+    #[test]
+    fn policies_are_checked() {
+        assert!(Retention { keep_last: Some(0), max_age: None }.validate().is_err());
+        assert!(Retention { keep_last: None, max_age: Some(Duration::ZERO) }.validate().is_err());
+        assert!(Retention { keep_last: Some(3), max_age: Some(Duration::from_secs(60)) }.validate().is_ok());
+        let parsed: Retention = serde_json::from_str(r#"{"keep_last": 7, "max_age": "30d"}"#).unwrap();
+        assert_eq!(parsed.max_age, Some(Duration::from_secs(30 * 86_400)));
+        let bad = serde_json::from_str::<Retention>(r#"{"max_age": "thirty days"}"#).unwrap_err();
+        assert!(bad.to_string().contains("not a duration"), "{bad}");
+        assert!(serde_json::from_str::<Retention>(r#"{"keep": 7}"#).is_err(), "unknown keys are refused");
+    }
 }

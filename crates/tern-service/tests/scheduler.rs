@@ -43,8 +43,8 @@ impl Generated {
                 message: "Access denied for user 'backup'@'localhost'".into(),
             });
         }
-        let n = self.taken.fetch_add(1, Ordering::SeqCst);
-        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i ^ (n as u32 * 7919)).to_le_bytes()).collect();
+        let n = u32::try_from(self.taken.fetch_add(1, Ordering::SeqCst)).unwrap();
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i ^ (n * 7919)).to_le_bytes()).collect();
         let gate = self.gate.clone();
         let finish = Box::pin(async move {
             if let Some(gate) = gate {
@@ -52,7 +52,7 @@ impl Generated {
             }
             let now = Utc::now();
             Ok(BackupMeta {
-                consistent: ConsistentPoint { time: now, position: Some(Position::generic(1, n as u64 * 100 + 1)) },
+                consistent: ConsistentPoint { time: now, position: Some(Position::generic(1, u64::from(n) * 100 + 1)) },
                 labels: BTreeMap::new(),
             })
         });
@@ -101,7 +101,7 @@ fn node(repo: Repository, clock: Arc<ManualClock>, services: Vec<ServiceSpec>, i
     let mut options = NodeOptions::new("eu", BTreeMap::from([("eu".to_owned(), repo)]), std::env::temp_dir());
     options.clock = clock;
     options.services = services;
-    options.id = id.to_owned();
+    id.clone_into(&mut options.id);
     options.lease_ttl = Duration::from_secs(30);
     options.gc_grace = Duration::ZERO;
     Node::new(options).unwrap()
@@ -120,7 +120,8 @@ async fn a_cron_schedule_runs_when_due_and_the_metrics_move() {
     let repo = memory_repo().await;
     let clock = Arc::new(ManualClock::new(at(2, 59, 30)));
     let node = node(repo.clone(), clock.clone(), vec![spec(Generated::new())], "a");
-    let schedule = node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("0 3 * * *".into())).await.unwrap();
+    let schedule =
+        node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("0 3 * * *".into())).await.unwrap();
     assert_eq!(node.next_run(&schedule), Some(at(3, 0, 0)));
 
     assert!(node.tick().await.unwrap().started.is_empty(), "not due yet");
@@ -186,7 +187,8 @@ async fn a_run_due_while_the_same_kind_runs_is_skipped_and_counted() {
 async fn nodes_sharing_a_repository_run_each_job_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let open = || async {
-        let store: Arc<dyn object_store::ObjectStore> = Arc::new(tern_storage::LocalStore::open(dir.path(), true).unwrap());
+        let store: Arc<dyn object_store::ObjectStore> =
+            Arc::new(tern_storage::LocalStore::open(dir.path(), true).unwrap());
         match Repository::open(store.clone(), None).await {
             Ok(repo) => repo,
             Err(_) => Repository::init(store, InitOptions::unencrypted()).await.unwrap(),
@@ -264,7 +266,10 @@ async fn an_incremental_schedule_needs_a_full() {
     let clock = Arc::new(ManualClock::new(at(8, 0, 0)));
     let node = node(repo, clock, vec![spec(Generated::new())], "a");
     let refused = node.create_schedule("shop", BackupKind::Incremental, ScheduleSpec::Cron("0 * * * *".into())).await;
-    assert!(matches!(&refused, Err(tern_service::Error::Invalid(m)) if m.contains("needs a prior full")), "{refused:?}");
+    assert!(
+        matches!(&refused, Err(tern_service::Error::Invalid(m)) if m.contains("needs a prior full")),
+        "{refused:?}"
+    );
     node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("0 0 * * *".into())).await.unwrap();
     node.create_schedule("shop", BackupKind::Incremental, ScheduleSpec::Cron("0 * * * *".into())).await.unwrap();
     let unknown = node.create_schedule("nope", BackupKind::Full, ScheduleSpec::Cron("0 * * * *".into())).await;
@@ -322,8 +327,7 @@ async fn the_replication_loop_copies_to_the_secondary_and_reports_lag() {
     let primary = memory_repo().await;
     let secondary_store: Arc<dyn object_store::ObjectStore> = Arc::new(object_store::memory::InMemory::new());
     let clock = Arc::new(ManualClock::new(at(12, 0, 30)));
-    let secondary =
-        tern_replicator::copy::destination(&primary, secondary_store.clone(), None).await.unwrap();
+    let secondary = tern_replicator::copy::destination(&primary, secondary_store.clone(), None).await.unwrap();
     let mut service = spec(Generated::new());
     service.replication_interval = Some(Duration::from_secs(60));
     let mut options = NodeOptions::new(
