@@ -29,6 +29,9 @@
 //! tern db restore s3://backups/prod --service shop --time 2026-11-21T10:00:00Z --target-dir /srv/restored
 //! tern wal-push s3://backups/prod --service app %p       # PostgreSQL archive_command
 //! tern wal-fetch s3://backups/prod --service app %f %p   # PostgreSQL restore_command
+//! tern config hash-token < ops.token                     # the hash for [[tokens]] in tern.toml
+//! tern config check --config tern.toml [--open]
+//! tern serve --config tern.toml                          # scheduler + HTTP API (README: `tern serve`)
 //! ```
 //!
 //! Repositories are locations as `tern-storage` parses them: a path, `file:///…`,

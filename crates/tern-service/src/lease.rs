@@ -123,6 +123,22 @@ impl Leases {
         }
     }
 
+    /// Whether any lease under `prefix` other than `except` is held (unexpired), by any node.
+    pub async fn any_held(&self, prefix: &str, except: &str) -> tern_catalog::Result<bool> {
+        let now = Utc::now();
+        for key in self.catalog.keys(prefix).await? {
+            if key == except {
+                continue;
+            }
+            if let Some((body, _)) = self.catalog.read(&key).await?
+                && serde_json::from_slice::<LeaseDoc>(&body).is_ok_and(|l| l.expires > now)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn body(&self, ttl: Duration) -> bytes::Bytes {
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
         encode(&LeaseDoc { holder: self.holder.clone(), expires: Utc::now() + ttl })
@@ -168,5 +184,12 @@ mod tests {
         let stolen = b.acquire("leases/jobs/x/dump.json", ttl).await.unwrap();
         assert!(stolen.is_some(), "expired");
         assert!(!a.renew(&mut short, ttl).await.unwrap(), "lost");
+        // b holds dump (and full): held apart from either one.
+        assert!(a.any_held("leases/jobs", "leases/jobs/x/dump.json").await.unwrap());
+        let lone = Leases::new(Arc::new(object_store::memory::InMemory::new()), "c");
+        let own = lone.acquire("leases/jobs/y/full.json", ttl).await.unwrap().unwrap();
+        assert!(!lone.any_held("leases/jobs", own.key()).await.unwrap(), "only its own");
+        lone.release(own).await.unwrap();
+        assert!(!lone.any_held("leases/jobs", "").await.unwrap(), "released leases are not held");
     }
 }

@@ -547,15 +547,13 @@ impl Node {
         };
         if kind != "replication" {
             if !spec.retention.is_unlimited() {
-                let report = crate::retention::apply(
-                    &repo,
-                    service,
-                    &spec.retention,
-                    self.clock().now(),
-                    self.inner.options.gc_grace,
-                    false,
-                )
-                .await?;
+                // Garbage collection waits while any other job holds a lease: a backup running
+                // elsewhere may be reusing packs of a backup retention just deleted.
+                let own = format!("leases/jobs/{service}/{kind}.json");
+                let others = self.inner.leases.any_held("leases/jobs", &own).await.map_err(catalog_error)?;
+                let grace = (!others).then_some(self.inner.options.gc_grace);
+                let report =
+                    crate::retention::apply(&repo, service, &spec.retention, self.clock().now(), grace, false).await?;
                 if !report.expired.is_empty() {
                     info!(service, expired = report.expired.len(), "retention deleted expired backups");
                 }

@@ -196,14 +196,14 @@ pub fn select(
 }
 
 /// Applies `policy` to `service` in `repo`: deletes what [`select`] picks (a log's segment record
-/// and WAL name entry before its backup record), then collects garbage older than `gc_grace`.
-/// With `dry_run`, only reports.
+/// and WAL name entry before its backup record), then, with `gc_grace`, collects garbage older
+/// than that (`None` defers collection, e.g. while other jobs run). With `dry_run`, only reports.
 pub async fn apply(
     repo: &Repository,
     service: &str,
     policy: &Retention,
     now: DateTime<Utc>,
-    gc_grace: Duration,
+    gc_grace: Option<Duration>,
     dry_run: bool,
 ) -> Result<RetentionReport> {
     let catalog = repo.catalog();
@@ -226,8 +226,11 @@ pub async fn apply(
             .await
             .map_err(|err| Error::Failed(format!("retention of {service}: cannot delete backup {}: {err}", e.id)))?;
     }
-    let gc = repo.gc(GcOptions { grace: gc_grace, dry_run: false }).await?;
-    Ok(RetentionReport { expired, kept, gc: Some(GcSummary::from(&gc)) })
+    let gc = match gc_grace {
+        Some(grace) => Some(GcSummary::from(&repo.gc(GcOptions { grace, dry_run: false }).await?)),
+        None => None,
+    };
+    Ok(RetentionReport { expired, kept, gc })
 }
 
 #[cfg(test)]

@@ -360,3 +360,31 @@ async fn the_replication_loop_copies_to_the_secondary_and_reports_lag() {
     let windows = node.recovery_windows("shop").await.unwrap();
     assert_eq!(windows.iter().filter(|w| !w.windows.is_empty()).count(), 2, "both regions can restore");
 }
+
+#[tokio::test]
+async fn garbage_collection_waits_while_another_job_holds_a_lease() {
+    let repo = memory_repo().await;
+    let clock = Arc::new(ManualClock::new(at(0, 0, 30)));
+    let mut service = spec(Generated::new());
+    service.retention = Retention { keep_last: Some(1), max_age: None };
+    let node = node(repo.clone(), clock.clone(), vec![service], "a");
+    node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("0 * * * *".into())).await.unwrap();
+    let garbage = || async {
+        repo.gc(tern_engine::GcOptions { grace: Duration::ZERO, dry_run: true }).await.unwrap().packs.len()
+    };
+    // Another node is running a job of another service.
+    let other = tern_service::lease::Leases::new(repo.store().clone(), "b");
+    let held = other.acquire("leases/jobs/billing/dump.json", Duration::from_secs(600)).await.unwrap().unwrap();
+    for hour in 1..=2 {
+        clock.set(at(hour, 0, 0));
+        node.tick().await.unwrap();
+        node.wait_idle().await;
+    }
+    assert_eq!(backups(&repo).await.len(), 1, "retention deleted the older record");
+    assert!(garbage().await > 0, "but its packs wait: another job is running");
+    other.release(held).await.unwrap();
+    clock.set(at(3, 0, 0));
+    node.tick().await.unwrap();
+    node.wait_idle().await;
+    assert_eq!(garbage().await, 0, "collected once nothing else runs");
+}
