@@ -50,13 +50,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         if bytes.len() > MAX_BODY {
             return Err(ApiError::invalid("body", format!("the body is over {MAX_BODY} bytes")));
         }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // Broken JSON is the body's fault, wherever the parser stopped; only well-formed JSON
+        // is matched against the fields.
+        let raw: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid("body", format!("invalid JSON body: {}", clean(&e.to_string()))))?;
+        let value: T = serde_path_to_error::deserialize(raw).map_err(|e| {
             let message = clean(&e.inner().to_string());
-            let field = field_of(e.path(), &message).unwrap_or_else(|| "body".to_owned());
+            let field = field_of(e.path(), &message)
+                .filter(|f| !f.split('.').any(|part| part == "?"))
+                .unwrap_or_else(|| "body".to_owned());
             ApiError::invalid(field, format!("invalid JSON body: {message}"))
         })?;
-        de.end().map_err(|e| ApiError::invalid("body", format!("invalid JSON body: {}", clean(&e.to_string()))))?;
         Ok(Self(value))
     }
 }

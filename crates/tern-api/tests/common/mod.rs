@@ -80,3 +80,40 @@ pub async fn node(dir: &Path, services: Vec<ServiceSpec>, clock: Arc<ManualClock
     options.services = services;
     Node::new(options).unwrap()
 }
+
+/// A service "shop" whose database is never reached (its option file does not exist): for tests
+/// of the API surface, where no schedule falls due.
+pub fn shop() -> ServiceSpec {
+    ServiceSpec {
+        name: "shop".into(),
+        source: Arc::new(tern_db::mariadb::MariadbSource::new("/nonexistent/my.cnf")),
+        retention: tern_service::retention::Retention::default(),
+        log_interval: None,
+        replication_interval: None,
+    }
+}
+
+/// The API over a node with the service "shop", regions eu and us in `dir`, and a clock that
+/// never moves.
+pub async fn served_shop(dir: &Path) -> Served {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    serve(node(dir, vec![shop()], clock).await).await
+}
+
+/// The operations of an OpenAPI path item, by method (all of OpenAPI's methods, so none is
+/// missed).
+pub fn operations(item: &utoipa::openapi::PathItem) -> Vec<(&'static str, &utoipa::openapi::path::Operation)> {
+    [
+        ("GET", &item.get),
+        ("PUT", &item.put),
+        ("POST", &item.post),
+        ("DELETE", &item.delete),
+        ("OPTIONS", &item.options),
+        ("HEAD", &item.head),
+        ("PATCH", &item.patch),
+        ("TRACE", &item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_ref().map(|o| (method, o)))
+    .collect()
+}
