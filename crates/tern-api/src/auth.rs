@@ -45,8 +45,13 @@ pub struct Caller {
 }
 
 impl Auth {
-    /// Tokens from the configuration (hashes checked by [`tern_service::Config::check`]).
+    /// Tokens from the configuration (hashes checked by [`tern_service::Config::check`]; two
+    /// entries with one hash are refused, as the role would be ambiguous).
     pub fn new(tokens: &[TokenConfig]) -> Result<Self, String> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(t) = tokens.iter().find(|t| !seen.insert(t.blake3.to_ascii_lowercase())) {
+            return Err(format!("token {}: the same token as another entry", t.name));
+        }
         let tokens = tokens
             .iter()
             .map(|t| {
@@ -77,7 +82,7 @@ impl Auth {
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     match (method.as_str(), path) {
         (_, "/health" | "/ready" | "/openapi.json") => None,
-        ("GET", _) | ("POST", "/v1/services/{id}/backup_to_another_region/report") => Some(Role::Viewer),
+        ("GET" | "HEAD", _) | ("POST", "/v1/services/{id}/backup_to_another_region/report") => Some(Role::Viewer),
         ("DELETE", "/v1/backups/{id}") | ("PUT", "/v1/services/{id}/replication") => Some(Role::Admin),
         _ => Some(Role::Operator),
     }

@@ -405,9 +405,17 @@ pub struct ExternalBucket {
 
 impl ExternalBucket {
     /// The location with its credentials, and the key.
-    fn open(&self, at: &str) -> ApiResult<(Location, Option<UserKey>)> {
+    fn open(&self, at: &str, allow_endpoints: bool) -> ApiResult<(Location, Option<UserKey>)> {
         let field = |f: &str| if at.is_empty() { f.to_owned() } else { format!("{at}.{f}") };
         let location = Location::parse(&self.bucket).map_err(|e| ApiError::invalid(field("bucket"), e.to_string()))?;
+        let options = location.options();
+        if !allow_endpoints && (options.endpoint.is_some() || options.allow_http == Some(true)) {
+            return Err(ApiError::invalid(
+                field("bucket"),
+                "a user's bucket cannot name its own endpoint or use plain HTTP here (allow_external_endpoints in \
+                 tern.toml)",
+            ));
+        }
         let expected = match self.method {
             BucketMethod::S3 => Backend::S3,
             BucketMethod::Gcs => Backend::Gcs,
@@ -493,13 +501,14 @@ pub async fn copy_backup(
             CopyDestination::Region(region.clone())
         }
         (None, Some(bucket)) => {
-            let (location, key) = bucket.open("external_destination")?;
+            let (location, key) = bucket.open("external_destination", state.node.allows_external_endpoints())?;
             CopyDestination::External { location, key }
         }
         _ => return Err(ApiError::invalid("region", "give either region or external_destination")),
     };
+    let field = if body.region.is_some() { "region" } else { "external_destination.encryption_key" };
     let report = state.node.copy_backup(&id, destination).await.map_err(|e| match e {
-        tern_service::Error::Invalid(m) => ApiError::invalid("region", m),
+        tern_service::Error::Invalid(m) => ApiError::invalid(field, m),
         e => e.into(),
     })?;
     let mode = serde_json::to_value(report.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -599,7 +608,7 @@ pub async fn create_restore(State(state): State<ApiState>, Body(body): Body<Crea
             return Err(ApiError::invalid("external_source", "give region or external_source, not both"));
         }
         (_, Some(bucket)) => {
-            let (location, key) = bucket.open("external_source")?;
+            let (location, key) = bucket.open("external_source", state.node.allows_external_endpoints())?;
             RestoreSource::External { location, key }
         }
         (region, None) => {
@@ -622,9 +631,8 @@ pub async fn create_restore(State(state): State<ApiState>, Body(body): Body<Crea
             ));
         }
     };
-    if matches!(source, RestoreSource::Region(_)) {
-        known_service(&state, Some("service_id"), &service)?;
-    }
+    // The service need not be configured: a decommissioned service restores from its backups
+    // (and one with none is refused by the planner, naming why).
     let job = state.node.start_restore(RestoreRequest { service, target, source }).await.map_err(|e| match e {
         tern_service::Error::Invalid(m) if m.contains("external source") => ApiError::invalid("external_source", m),
         tern_service::Error::Db(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_plan", e.to_string()),

@@ -760,6 +760,7 @@ pub async fn typed_schedules(catalog: Arc<dyn Catalog>) {
         spec,
         enabled: true,
         created: t + Duration::minutes(created_minutes),
+        updated: None,
     };
     let a = schedule(2, ScheduleSpec::Cron("0 3 * * *".into()));
     let b = schedule(0, ScheduleSpec::Once(t + Duration::days(1)));

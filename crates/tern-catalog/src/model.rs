@@ -310,6 +310,9 @@ pub struct Schedule {
     pub enabled: bool,
     /// When it was made.
     pub created: DateTime<Utc>,
+    /// When its timing or state last changed: runs due before this are not caught up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
 }
 
 /// What a restore goes back to.

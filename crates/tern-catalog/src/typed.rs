@@ -278,6 +278,15 @@ pub trait CatalogExt: Catalog {
         self.update(&restore_key(&job.service, &job.id)?, encode(job), version).await
     }
 
+    /// One restore job.
+    async fn get_restore(&self, service: &str, id: &RestoreId) -> Result<Option<Versioned<RestoreJob>>> {
+        let key = restore_key(service, id)?;
+        Ok(match self.read(&key).await? {
+            Some((bytes, version)) => Some(Versioned { value: decode(&key, &bytes)?, version }),
+            None => None,
+        })
+    }
+
     /// Deletes a restore job's record.
     async fn delete_restore(&self, service: &str, id: &RestoreId) -> Result<()> {
         self.delete(&restore_key(service, id)?).await

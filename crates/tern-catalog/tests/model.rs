@@ -373,6 +373,7 @@ fn serde_schedules_restores_replication() {
             spec,
             enabled: false,
             created: t0(),
+            updated: Some(t0() + Duration::hours(1)),
         };
         assert_eq!(round_trip(&schedule)["spec"], json);
     }

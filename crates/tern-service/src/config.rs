@@ -136,7 +136,7 @@ pub struct Config {
     /// Where the API listens (`127.0.0.1:8750` by default).
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// This node's id (unique among the nodes sharing repositories; the host name by default).
+    /// This node's id, for logs and leases (a random one by default).
     #[serde(default)]
     pub node_id: Option<String>,
     /// The region taking new backups.
@@ -157,6 +157,9 @@ pub struct Config {
     /// Job lease time to live.
     #[serde(default = "default_lease", deserialize_with = "duration")]
     pub lease_ttl: Duration,
+    /// Whether users' buckets given to the API may name their own endpoint (or plain HTTP).
+    #[serde(default)]
+    pub allow_external_endpoints: bool,
     /// Garbage collection keeps unreferenced data younger than this.
     #[serde(default = "default_grace", deserialize_with = "duration")]
     pub gc_grace: Duration,
@@ -222,10 +225,22 @@ impl Config {
             tern_catalog::check_service_name(name).map_err(|e| Error::Invalid(format!("regions: {e}")))?;
             Location::parse(location).map_err(|e| Error::Invalid(format!("regions.{name}: {e}")))?;
         }
+        for (what, value, least) in [
+            ("poll_interval", self.poll_interval, Duration::from_millis(100)),
+            ("lease_ttl", self.lease_ttl, Duration::from_secs(10)),
+        ] {
+            if value < least || value > Duration::from_secs(7 * 86_400) {
+                return bad(format!("{what}: between {} and 7d", humantime::format_duration(least)));
+            }
+        }
+        if self.gc_grace > Duration::from_secs(365 * 86_400) {
+            return bad("gc_grace: at most 365d".into());
+        }
         if self.key_file.is_some() && self.passphrase_env.is_some() {
             return bad("key_file and passphrase_env: give one, not both".into());
         }
         let mut names = std::collections::HashSet::new();
+        let mut hashes = std::collections::HashSet::new();
         for t in &self.tokens {
             if t.blake3.len() != 64 || !t.blake3.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return bad(format!(
@@ -236,6 +251,9 @@ impl Config {
             if !names.insert(&t.name) {
                 return bad(format!("tokens: `{}` appears twice", t.name));
             }
+            if !hashes.insert(t.blake3.to_ascii_lowercase()) {
+                return bad(format!("tokens.{}: the same token as another entry", t.name));
+            }
         }
         let mut services = std::collections::HashSet::new();
         for s in &self.services {
@@ -244,7 +262,24 @@ impl Config {
             if !services.insert(&s.name) {
                 return bad(format!("services: `{}` appears twice", s.name));
             }
-            Engine::parse(&s.engine).map_err(|e| Error::Invalid(format!("{at}.engine: {e}")))?;
+            let engine = Engine::parse(&s.engine).map_err(|e| Error::Invalid(format!("{at}.engine: {e}")))?;
+            if engine == Engine::Postgres {
+                if s.log_interval.is_some() {
+                    return bad(format!(
+                        "{at}.log_interval: PostgreSQL archives WAL through archive_command = 'tern wal-push …'"
+                    ));
+                }
+                if let Some(i) =
+                    s.schedules.iter().position(|sc| matches!(sc.kind, BackupKind::Incremental | BackupKind::Log))
+                {
+                    return bad(format!(
+                        "{at}.schedules[{i}].kind: not for PostgreSQL (no incrementals; WAL via archive_command)"
+                    ));
+                }
+                if !s.databases.is_empty() {
+                    return bad(format!("{at}.databases: for MariaDB; name a PostgreSQL database in connect"));
+                }
+            }
             if s.connect.trim().is_empty() {
                 return bad(format!("{at}.connect: empty"));
             }
@@ -317,6 +352,7 @@ impl Config {
         options.clock = clock;
         options.lease_ttl = self.lease_ttl;
         options.gc_grace = self.gc_grace;
+        options.allow_external_endpoints = self.allow_external_endpoints;
         if let Some(id) = &self.node_id {
             options.id.clone_from(id);
         }
@@ -349,9 +385,11 @@ impl Config {
         let catalog = node.primary().catalog();
         let now = node.clock().now();
         for s in &self.services {
+            let mut wanted = std::collections::HashSet::new();
             for sc in &s.schedules {
                 let digest = blake3::hash(format!("{}\n{}\n{}", s.name, sc.kind, sc.cron).as_bytes()).to_hex();
                 let id: ScheduleId = format!("cfg-{}", &digest[..16]).parse().map_err(Error::Invalid)?;
+                wanted.insert(id.clone());
                 if catalog.get_schedule(&s.name, &id).await.map_err(tern_engine::Error::from)?.is_some() {
                     continue;
                 }
@@ -362,11 +400,23 @@ impl Config {
                     spec: ScheduleSpec::Cron(sc.cron.clone()),
                     enabled: true,
                     created: now,
+                    updated: None,
                 };
                 match catalog.create_schedule(&schedule).await {
                     Ok(_) | Err(tern_catalog::Error::Exists(_)) => {}
                     Err(e) => return Err(tern_engine::Error::from(e).into()),
                 }
+            }
+            // The file is the source of truth for its schedules (`cfg-…`): one removed or changed
+            // there goes from the catalog too. Schedules made through the API are left alone.
+            let existing = catalog
+                .list_schedules(Some(&s.name), tern_catalog::Paging::all())
+                .await
+                .map_err(tern_engine::Error::from)?
+                .items;
+            for old in existing.iter().filter(|x| x.id.as_str().starts_with("cfg-") && !wanted.contains(&x.id)) {
+                catalog.delete_schedule(&s.name, &old.id).await.map_err(tern_engine::Error::from)?;
+                tracing::info!(service = s.name, schedule = %old.id, "removed a schedule no longer in the configuration");
             }
             if !s.replicate_to.is_empty() && tern_replicator::config::get(node.primary(), &s.name).await?.is_none() {
                 node.set_replication(&s.name, s.replicate_to.clone(), true, None).await?;

@@ -72,8 +72,22 @@ pub async fn backup(
     source: &dyn BackupSource,
     kind: BackupKind,
 ) -> Result<BackupSummary> {
+    backup_labeled(repo, service, source, kind, &[]).await
+}
+
+/// [`backup`], with extra labels on the record from the start (the scheduler names its node).
+pub async fn backup_labeled(
+    repo: &Repository,
+    service: &str,
+    source: &dyn BackupSource,
+    kind: BackupKind,
+    labels: &[(&str, &str)],
+) -> Result<BackupSummary> {
     let engine = source.engine().name();
     let mut builder = repo.backup(service).kind(kind).label(ENGINE_LABEL, engine);
+    for (k, v) in labels {
+        builder = builder.label(*k, *v);
+    }
     let base = match kind {
         BackupKind::Incremental => {
             let base = newest(repo, service, engine, &[BackupKind::Full, BackupKind::Incremental]).await?;

@@ -65,11 +65,15 @@ impl Leases {
         &self.holder
     }
 
-    /// Claims a due run: `true` for exactly one caller per `key`, across all nodes, forever.
+    /// Claims a due run: `true` for exactly one node per `key`, across all nodes, forever (the
+    /// node that holds the claim gets `true` again, so a run it claimed but could not start, the
+    /// store failing in between, is retried).
     pub async fn claim(&self, key: &str) -> tern_catalog::Result<bool> {
         match self.catalog.create(key, self.body(Duration::ZERO)).await {
             Ok(_) => Ok(true),
-            Err(tern_catalog::Error::Exists(_)) => Ok(false),
+            Err(tern_catalog::Error::Exists(_)) => Ok(self.catalog.read(key).await?.is_some_and(|(body, _)| {
+                serde_json::from_slice::<LeaseDoc>(&body).is_ok_and(|doc| doc.holder == self.holder)
+            })),
             Err(e) => Err(e),
         }
     }
@@ -123,6 +127,23 @@ impl Leases {
         }
     }
 
+    /// The holder of the lease `key`, if it is held (unexpired).
+    pub async fn holder_of(&self, key: &str) -> tern_catalog::Result<Option<String>> {
+        let now = Utc::now();
+        Ok(self
+            .catalog
+            .read(key)
+            .await?
+            .and_then(|(body, _)| serde_json::from_slice::<LeaseDoc>(&body).ok())
+            .filter(|l| l.expires > now)
+            .map(|l| l.holder))
+    }
+
+    /// Whether the lease `key` is held (unexpired), by any node.
+    pub async fn is_held(&self, key: &str) -> tern_catalog::Result<bool> {
+        Ok(self.holder_of(key).await?.is_some())
+    }
+
     /// Whether any lease under `prefix` other than `except` is held (unexpired), by any node.
     pub async fn any_held(&self, prefix: &str, except: &str) -> tern_catalog::Result<bool> {
         let now = Utc::now();
@@ -164,7 +185,7 @@ mod tests {
         let (a, b) = (Leases::new(store.clone(), "a"), Leases::new(store, "b"));
         assert!(a.claim("leases/runs/x/1.json").await.unwrap());
         assert!(!b.claim("leases/runs/x/1.json").await.unwrap());
-        assert!(!a.claim("leases/runs/x/1.json").await.unwrap());
+        assert!(a.claim("leases/runs/x/1.json").await.unwrap(), "the holder may retry its own claim");
         assert!(b.claim("leases/runs/x/2.json").await.unwrap());
     }
 
@@ -189,7 +210,11 @@ mod tests {
         let lone = Leases::new(Arc::new(object_store::memory::InMemory::new()), "c");
         let own = lone.acquire("leases/jobs/y/full.json", ttl).await.unwrap().unwrap();
         assert!(!lone.any_held("leases/jobs", own.key()).await.unwrap(), "only its own");
+        assert!(lone.is_held(own.key()).await.unwrap());
+        let key = own.key().to_owned();
         lone.release(own).await.unwrap();
+        assert!(!lone.is_held(&key).await.unwrap());
+        assert!(!lone.is_held("leases/jobs/none.json").await.unwrap());
         assert!(!lone.any_held("leases/jobs", "").await.unwrap(), "released leases are not held");
     }
 }

@@ -112,6 +112,10 @@ pub struct NodeOptions {
     pub lease_ttl: Duration,
     /// Unreferenced data younger than this survives garbage collection.
     pub gc_grace: Duration,
+    /// Whether users' buckets (copies, restores) may name their own `endpoint` or use plain
+    /// HTTP. Off by default: such a request would make this server call any address the caller
+    /// chooses, inside its own network.
+    pub allow_external_endpoints: bool,
 }
 
 impl NodeOptions {
@@ -128,6 +132,7 @@ impl NodeOptions {
             targets: Arc::new(ToolTargets),
             lease_ttl: Duration::from_secs(120),
             gc_grace: Duration::from_secs(24 * 3600),
+            allow_external_endpoints: false,
         }
     }
 }
@@ -161,6 +166,8 @@ pub struct TickReport {
     pub started: Vec<String>,
     /// Due runs skipped because the same kind of the same service was still running.
     pub skipped: Vec<String>,
+    /// Due runs that could not be handled (retried at the next tick).
+    pub errors: Vec<String>,
 }
 
 /// A restore request.
@@ -206,8 +213,8 @@ impl fmt::Debug for RestoreSource {
 pub enum CopyDestination {
     /// A configured region.
     Region(String),
-    /// A user's bucket (created as a repository sharing this one's keys when it holds none; an
-    /// existing repository with other keys is unlocked with `key` and the copy re-encrypted).
+    /// A user's bucket: its repository, unlocked with `key`, or a new one made there with `key`
+    /// (required); the copy is re-encrypted for it.
     External {
         /// Where it is, with its credentials.
         location: Location,
@@ -236,6 +243,11 @@ pub struct SchedulePatch {
     pub enabled: Option<bool>,
 }
 
+/// The lease a restore job holds while a node runs it.
+fn restore_lease(service: &str, id: &RestoreId) -> String {
+    format!("leases/jobs/{service}/restore-{id}.json")
+}
+
 /// A running (or finished) local task.
 struct Running {
     handle: JoinHandle<()>,
@@ -253,6 +265,7 @@ struct Inner {
     busy: Mutex<HashSet<(String, String)>>,
     jobs: Mutex<Vec<Job>>,
     tasks: Mutex<Vec<Running>>,
+    reconciled: Mutex<Option<Instant>>,
 }
 
 /// A node; cheap to clone (all clones are the same node).
@@ -270,6 +283,10 @@ impl fmt::Debug for Node {
             .finish_non_exhaustive()
     }
 }
+
+/// The label naming the node (lease holder) that took a backup; a `running` record whose node
+/// no longer holds the kind's lease was abandoned (the node stopped) and is marked `failed`.
+pub const NODE_LABEL: &str = "tern.node";
 
 /// At most this many finished jobs are remembered.
 const JOB_HISTORY: usize = 1000;
@@ -303,7 +320,9 @@ impl Node {
                 return Err(Error::Invalid(format!("service {} is configured twice", spec.name)));
             }
         }
-        let leases = Leases::new(primary.store().clone(), options.id.clone());
+        // The holder name carries a per-process nonce: a restarted node (same id) never takes
+        // for its own the claims and leases of its previous life.
+        let leases = Leases::new(primary.store().clone(), format!("{}#{:08x}", options.id, rand_u32()));
         let started = options.clock.now();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -315,6 +334,7 @@ impl Node {
                 busy: Mutex::new(HashSet::new()),
                 jobs: Mutex::new(Vec::new()),
                 tasks: Mutex::new(Vec::new()),
+                reconciled: Mutex::new(None),
                 options,
             }),
         })
@@ -343,6 +363,11 @@ impl Node {
     /// The primary region's repository.
     pub fn primary(&self) -> &Repository {
         &self.inner.options.regions[&self.inner.options.primary_region]
+    }
+
+    /// Whether users' buckets may name their own endpoint ([`NodeOptions::allow_external_endpoints`]).
+    pub fn allows_external_endpoints(&self) -> bool {
+        self.inner.options.allow_external_endpoints
     }
 
     /// The names of the regions.
@@ -382,21 +407,33 @@ impl Node {
     pub async fn tick(&self) -> Result<TickReport> {
         let now = self.clock().now();
         let mut report = TickReport::default();
-        let schedules = self.primary().catalog().list_schedules(None, Paging::all()).await.map_err(catalog_error)?;
-        for s in schedules.items.into_iter().filter(|s| s.enabled) {
-            if !self.inner.services.contains_key(&s.service) {
-                continue;
-            }
+        self.reconcile_if_due().await;
+        let mut schedules = Vec::new();
+        for service in self.inner.services.keys() {
+            let page = self.primary().catalog().list_schedules(Some(service), Paging::all()).await;
+            schedules.extend(page.map_err(catalog_error)?.items);
+        }
+        for s in schedules.into_iter().filter(|s| s.enabled) {
             let key = format!("schedule/{}", s.id);
+            // Claims are permanent, so looking back to the schedule's creation (or last change)
+            // is safe: a run missed while no node was up runs once (the latest), a run already
+            // handled by any node is not run again.
             let after = match &s.spec {
                 ScheduleSpec::Once(at) => {
                     self.checked(&key).unwrap_or(s.created.min(*at) - chrono::Duration::seconds(1))
                 }
-                ScheduleSpec::Cron(_) => self.checked(&key).unwrap_or(s.created.max(self.inner.started)),
+                ScheduleSpec::Cron(_) => {
+                    let since = s.updated.unwrap_or(s.created).max(s.created);
+                    self.checked(&key).map_or(since, |checked| checked.max(since))
+                }
             };
             if let Some(due) = schedule::latest_due(&s.spec, after, now) {
-                self.set_checked(&key, due);
-                self.due(&s.service, &s.kind.to_string(), s.id.as_str(), due, &mut report).await?;
+                // A run that could not be handled (the store failing) is retried next tick; one
+                // schedule's trouble does not hold the others back.
+                match self.due(&s.service, &s.kind.to_string(), s.id.as_str(), due, &mut report).await {
+                    Ok(()) => self.set_checked(&key, due),
+                    Err(e) => report.errors.push(format!("schedule {}: {e}", s.id)),
+                }
             }
         }
         let loops: Vec<(String, Option<Duration>, Option<Duration>)> =
@@ -407,17 +444,80 @@ impl Node {
             {
                 let Some(interval) = interval else { continue };
                 let key = format!("{job}/{service}");
-                let after = self.checked(&key).unwrap_or(self.inner.started);
+                let back = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero());
+                let after = self.checked(&key).unwrap_or(self.inner.started - back);
                 if let Some(due) = schedule::interval_due(interval, after, now) {
-                    self.set_checked(&key, due);
-                    if kind == "replication" && self.secondaries(&service).await?.is_empty() {
-                        continue;
+                    let handled = async {
+                        if kind == "replication" && self.secondaries(&service).await?.is_empty() {
+                            return Ok(());
+                        }
+                        self.due(&service, kind, job, due, &mut report).await
                     }
-                    self.due(&service, kind, job, due, &mut report).await?;
+                    .await;
+                    match handled {
+                        Ok(()) => self.set_checked(&key, due),
+                        Err(e) => report.errors.push(format!("{job} of {service}: {e}")),
+                    }
                 }
             }
         }
         Ok(report)
+    }
+
+    /// Marks `failed` the `running` backups of this node's services whose node no longer holds
+    /// the kind's lease: it stopped (killed, crashed) before the backup finished. At most once
+    /// per lease time to live.
+    async fn reconcile_if_due(&self) {
+        {
+            let mut last = self.inner.reconciled.lock().unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < self.inner.options.lease_ttl) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let services: Vec<String> = self.inner.services.keys().cloned().collect();
+        for service in services {
+            if let Err(e) = self.reconcile(&service).await {
+                warn!(service, "cannot look for abandoned backups: {e}");
+            }
+        }
+    }
+
+    /// See [`reconcile_if_due`](Self::reconcile_if_due); returns the records marked failed.
+    pub async fn reconcile(&self, service: &str) -> Result<Vec<BackupId>> {
+        let catalog = self.primary().catalog();
+        let filter = BackupFilter {
+            service: Some(service.to_owned()),
+            status: Some("running".into()),
+            ..BackupFilter::default()
+        };
+        let running = catalog.list_backups(&filter, Paging::all()).await.map_err(catalog_error)?.items;
+        let mut failed = Vec::new();
+        for record in running {
+            let Some(holder) = record.labels.get(NODE_LABEL) else { continue }; // not ours to judge
+            let lease = format!("leases/jobs/{service}/{}.json", record.kind);
+            if self.inner.leases.holder_of(&lease).await.map_err(catalog_error)?.as_ref() == Some(holder) {
+                continue;
+            }
+            let Some(current) = catalog.get_backup(service, &record.id).await.map_err(catalog_error)? else { continue };
+            if current.value.status != BackupStatus::Running {
+                continue;
+            }
+            let mut value = current.value;
+            value.status = BackupStatus::Failed {
+                reason: format!("abandoned: node {holder} stopped before the backup finished (its data goes with GC)"),
+            };
+            value.finished = Some(Utc::now());
+            match catalog.update_backup(&value, &current.version).await {
+                Ok(_) => {
+                    warn!(service, backup = %value.id, "marked an abandoned backup failed");
+                    failed.push(value.id);
+                }
+                Err(tern_catalog::Error::Conflict(_) | tern_catalog::Error::NotFound(_)) => {} // it moved on
+                Err(e) => return Err(catalog_error(e)),
+            }
+        }
+        Ok(failed)
     }
 
     fn checked(&self, key: &str) -> Option<DateTime<Utc>> {
@@ -474,9 +574,19 @@ impl Node {
         let (service, kind) = (service.to_owned(), kind.to_owned());
         let handle = tokio::spawn(async move {
             let held = Arc::new(tokio::sync::Mutex::new(Some(lease)));
+            // The job runs in a task of its own, so a panic in it is a failed job, not a node
+            // that believes the kind is running forever.
+            let work = {
+                let (node, id, service, kind) = (node.clone(), id.clone(), service.clone(), kind.clone());
+                tokio::spawn(async move { node.run_job(&id, &service, &kind).await })
+            };
+            let abort = work.abort_handle();
             let outcome = tokio::select! {
-                outcome = node.run_job(&id, &service, &kind) => outcome,
-                () = node.keep_lease(held.clone()) => Err(Error::Failed("lost the job lease to another node".into())),
+                joined = work => joined.unwrap_or_else(|e| Err(Error::Failed(format!("the job stopped: {e}")))),
+                () = node.keep_lease(held.clone()) => {
+                    abort.abort();
+                    Err(Error::Failed("lost the job lease (the store did not answer, or another node took it)".into()))
+                }
             };
             if let Some(lease) = held.lock().await.take()
                 && let Err(e) = node.inner.leases.release(lease).await
@@ -493,17 +603,24 @@ impl Node {
     /// Renews the lease in `held` until dropped; returns only if the lease is lost.
     async fn keep_lease(&self, held: Arc<tokio::sync::Mutex<Option<crate::lease::Lease>>>) {
         let ttl = self.inner.options.lease_ttl;
+        let mut renewed = Instant::now();
         loop {
             tokio::time::sleep(ttl / 3).await;
             let mut held = held.lock().await;
             let Some(lease) = held.as_mut() else { return };
             match self.inner.leases.renew(lease, ttl).await {
-                Ok(true) => {}
+                Ok(true) => renewed = Instant::now(),
                 Ok(false) => {
                     *held = None;
                     return;
                 }
-                Err(e) => warn!(lease = lease.key(), "cannot renew a job lease: {e}"),
+                // Past its time to live another node may take it: stop rather than run twice.
+                Err(e) if renewed.elapsed() >= ttl => {
+                    warn!(lease = lease.key(), "cannot renew a job lease for its whole time to live: {e}");
+                    *held = None;
+                    return;
+                }
+                Err(e) => warn!(lease = lease.key(), "cannot renew a job lease (retrying): {e}"),
             }
         }
     }
@@ -539,7 +656,9 @@ impl Node {
             _ => {
                 let kind: BackupKind = serde_json::from_value(serde_json::Value::String(kind.to_owned()))
                     .map_err(|_| Error::Invalid(format!("`{kind}` is not a backup kind")))?;
-                let summary = crate::db::backup(&repo, service, spec.source.as_ref(), kind).await?;
+                let node_label = [(NODE_LABEL, self.inner.leases.holder())];
+                let summary =
+                    crate::db::backup_labeled(&repo, service, spec.source.as_ref(), kind, &node_label).await?;
                 self.inner.metrics.logical_bytes.get_or_create(&labels).inc_by(summary.stats.logical_bytes);
                 self.inner.metrics.stored_bytes.get_or_create(&labels).inc_by(summary.stats.new_bytes);
                 vec![summary.id]
@@ -549,13 +668,23 @@ impl Node {
             if !spec.retention.is_unlimited() {
                 // Garbage collection waits while any other job holds a lease: a backup running
                 // elsewhere may be reusing packs of a backup retention just deleted.
+                // Its trouble is reported and counted, and does not fail the job that just
+                // succeeded; the next job retries it.
                 let own = format!("leases/jobs/{service}/{kind}.json");
-                let others = self.inner.leases.any_held("leases/jobs", &own).await.map_err(catalog_error)?;
-                let grace = (!others).then_some(self.inner.options.gc_grace);
-                let report =
-                    crate::retention::apply(&repo, service, &spec.retention, self.clock().now(), grace, false).await?;
-                if !report.expired.is_empty() {
-                    info!(service, expired = report.expired.len(), "retention deleted expired backups");
+                let retention = async {
+                    let others = self.inner.leases.any_held("leases/jobs", &own).await.map_err(catalog_error)?;
+                    let grace = (!others).then_some(self.inner.options.gc_grace);
+                    crate::retention::apply(&repo, service, &spec.retention, self.clock().now(), grace, false).await
+                };
+                match retention.await {
+                    Ok(report) if !report.expired.is_empty() => {
+                        info!(service, expired = report.expired.len(), "retention deleted expired backups");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        warn!(service, "retention failed (retried after the next job): {e}");
+                        self.inner.metrics.failures.get_or_create(&metrics::job(service, "retention")).inc();
+                    }
                 }
             }
             self.refresh_window(service).await;
@@ -618,8 +747,13 @@ impl Node {
     pub async fn run(&self, poll: Duration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            if let Err(e) = self.tick().await {
-                warn!("scheduler tick failed (retrying): {e}");
+            match self.tick().await {
+                Ok(report) => {
+                    for e in report.errors {
+                        warn!("a due run could not be handled (retrying): {e}");
+                    }
+                }
+                Err(e) => warn!("scheduler tick failed (retrying): {e}"),
             }
             self.reap();
             tokio::select! {
@@ -669,9 +803,22 @@ impl Node {
     async fn replicate(&self, service: &str) -> Result<()> {
         let mut failures = Vec::new();
         for region in self.secondaries(service).await? {
-            let (_, secondary) = self.region(Some(&region))?;
+            // One unreachable or unknown secondary does not hold the others back.
+            let secondary = match self.region(Some(&region)) {
+                Ok((_, secondary)) => secondary.clone(),
+                Err(e) => {
+                    failures.push(format!("{region}: {e}"));
+                    continue;
+                }
+            };
             let replicator =
-                tern_replicator::Replicator::new(self.primary().clone(), secondary.store().clone()).await?;
+                match tern_replicator::Replicator::new(self.primary().clone(), secondary.store().clone()).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failures.push(format!("{region}: {e}"));
+                        continue;
+                    }
+                };
             match replicator.pass_and_measure(service).await {
                 Ok((report, sample)) => {
                     self.inner
@@ -771,7 +918,13 @@ impl Node {
     /// Creates a schedule. An incremental needs a full: a succeeded full backup of the service,
     /// or a full schedule.
     pub async fn create_schedule(&self, service: &str, kind: BackupKind, spec: ScheduleSpec) -> Result<Schedule> {
-        self.service(service)?;
+        let engine = self.service(service)?.source.engine();
+        if engine == Engine::Postgres && matches!(kind, BackupKind::Incremental | BackupKind::Log) {
+            return Err(Error::Invalid(format!(
+                "service {service} is PostgreSQL: {kind} backups are not scheduled (no incrementals; WAL is archived by \
+                 archive_command = 'tern wal-push …')"
+            )));
+        }
         schedule::validate(&spec).map_err(Error::Invalid)?;
         let catalog = self.primary().catalog();
         if kind == BackupKind::Incremental {
@@ -790,8 +943,15 @@ impl Node {
             }
         }
         let now = self.clock().now();
-        let schedule =
-            Schedule { id: ScheduleId::at(now), service: service.to_owned(), kind, spec, enabled: true, created: now };
+        let schedule = Schedule {
+            id: ScheduleId::at(now),
+            service: service.to_owned(),
+            kind,
+            spec,
+            enabled: true,
+            created: now,
+            updated: None,
+        };
         catalog.create_schedule(&schedule).await.map_err(catalog_error)?;
         Ok(schedule)
     }
@@ -804,9 +964,18 @@ impl Node {
     /// One schedule, with its version.
     async fn find_schedule(&self, id: &ScheduleId) -> Result<tern_catalog::Versioned<Schedule>> {
         let catalog = self.primary().catalog();
-        let all = catalog.list_schedules(None, Paging::all()).await.map_err(catalog_error)?.items;
-        let found =
-            all.into_iter().find(|s| s.id == *id).ok_or_else(|| Error::NotFound(format!("schedule {id} not found")))?;
+        // The configured services first (one listing each), then everything.
+        let mut found = None;
+        for service in self.inner.services.keys() {
+            if let Some(s) = catalog.get_schedule(service, id).await.map_err(catalog_error)? {
+                return Ok(s);
+            }
+        }
+        if found.is_none() {
+            let all = catalog.list_schedules(None, Paging::all()).await.map_err(catalog_error)?.items;
+            found = all.into_iter().find(|s| s.id == *id);
+        }
+        let found = found.ok_or_else(|| Error::NotFound(format!("schedule {id} not found")))?;
         catalog
             .get_schedule(&found.service, id)
             .await
@@ -843,6 +1012,9 @@ impl Node {
         if let Some(enabled) = patch.enabled {
             schedule.enabled = enabled;
         }
+        // Runs due before the change are not caught up (re-enabling a schedule does not start
+        // yesterday's run now).
+        schedule.updated = Some(self.clock().now());
         self.primary().catalog().update_schedule(&schedule, &current.version).await.map_err(catalog_error)?;
         Ok(schedule)
     }
@@ -911,27 +1083,70 @@ impl Node {
     pub async fn copy_backup(&self, id: &BackupId, to: CopyDestination) -> Result<CopyReport> {
         let from = self.primary();
         // Checked before the destination is touched: a copy that cannot start creates nothing.
-        tern_replicator::copy::closure(from, id, true).await.map_err(|e| match e {
+        let closure = tern_replicator::copy::closure(from, id, true).await.map_err(|e| match e {
             tern_engine::Error::InvalidArgument(m) if m.contains("is not in the source") => Error::NotFound(m),
             tern_engine::Error::InvalidArgument(m) => Error::Conflict(m),
             e => Error::Engine(e),
         })?;
-        let destination = match to {
+        let service = closure.first().map_or_else(String::new, |(r, _)| r.service.clone());
+        let (destination, external) = match to {
             CopyDestination::Region(name) => {
                 if name == self.primary_region() {
                     return Err(Error::Invalid(format!("`{name}` is the primary region, where the backup already is")));
                 }
-                self.region(Some(&name)).map_err(|e| Error::Invalid(e.to_string()))?.1.clone()
+                (self.region(Some(&name)).map_err(|e| Error::Invalid(e.to_string()))?.1.clone(), None)
             }
             CopyDestination::External { location, key } => {
-                let store = location.open().map_err(|e| Error::Invalid(format!("cannot open the destination: {e}")))?;
-                tern_replicator::copy::destination(from, store, key.as_ref())
-                    .await
-                    .map_err(|e| Error::Failed(format!("cannot open the destination: {e}")))?
+                let shown = location.to_string();
+                (self.external_destination(&location, key).await?, Some(shown))
             }
         };
+        // A lease while copying: garbage collection waits for the packs being read.
+        let lease_key = format!("leases/jobs/{service}/copy-{}.json", rand_u32());
+        let lease = self.inner.leases.acquire(&lease_key, self.inner.options.lease_ttl).await.map_err(catalog_error)?;
+        let held = Arc::new(tokio::sync::Mutex::new(lease));
         let options = CopyOptions { with_logs: true, ..CopyOptions::default() };
-        Ok(tern_replicator::copy::copy_backup(from, &destination, id, &options).await?)
+        let copied = tokio::select! {
+            copied = tern_replicator::copy::copy_backup(from, &destination, id, &options) => copied,
+            () = self.keep_lease(held.clone()) => {
+                return Err(Error::Failed("the copy lost its lease (the store did not answer)".into()));
+            }
+        };
+        if let Some(lease) = held.lock().await.take() {
+            let _ = self.inner.leases.release(lease).await;
+        }
+        match (copied, external) {
+            (Ok(report), _) => Ok(report),
+            // The user's bucket refusing or failing is not this service failing.
+            (Err(e), Some(shown)) => Err(Error::Failed(format!("copy to {shown}: {e}"))),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+
+    /// A user's bucket as a copy destination: its repository, unlocked with `key`, or a new one
+    /// made there with `key`. Never a clone of this repository's key slots: the bucket's owner
+    /// gets a repository only their key opens, and the copy is re-encrypted for it.
+    async fn external_destination(&self, location: &Location, key: Option<UserKey>) -> Result<Repository> {
+        let shown = location.to_string();
+        let key = key.ok_or_else(|| {
+            Error::Invalid(format!(
+                "external destination {shown}: an encryption_key is required (the copy is encrypted with it, never \
+                 with this repository's keys)"
+            ))
+        })?;
+        let store = location.open().map_err(|e| Error::Invalid(format!("external destination {shown}: {e}")))?;
+        match Repository::open(store.clone(), Some(&key)).await {
+            Ok(repo) => Ok(repo),
+            Err(tern_engine::Error::NotARepository { .. }) => {
+                Repository::init(store, tern_engine::InitOptions::encrypted(key)).await.map_err(|e| {
+                    Error::Failed(format!("external destination {shown}: cannot create a repository: {e}"))
+                })
+            }
+            Err(e @ (tern_engine::Error::WrongKey | tern_engine::Error::KeyRequired)) => {
+                Err(Error::Invalid(format!("external destination {shown}: {e}")))
+            }
+            Err(e) => Err(Error::Failed(format!("external destination {shown}: {e}"))),
+        }
     }
 
     // ---- restores --------------------------------------------------------------------------
@@ -984,12 +1199,29 @@ impl Node {
             external_source: external,
             backups,
         };
+        // The job's lease says a node is working on it (a restore whose node died is told apart
+        // from one still running), and holds garbage collection back while it reads packs.
+        let lease_key = restore_lease(&job.service, &id);
+        let lease = self
+            .inner
+            .leases
+            .acquire(&lease_key, self.inner.options.lease_ttl)
+            .await
+            .map_err(catalog_error)?
+            .ok_or_else(|| Error::Conflict(format!("restore {id} is already leased")))?;
         let catalog = self.primary().catalog();
         let version = catalog.create_restore(&job).await.map_err(catalog_error)?;
         let node = self.clone();
         let running = job.clone();
         let handle = tokio::spawn(async move {
-            node.run_restore(running, version, repo, plan, target).await;
+            let held = Arc::new(tokio::sync::Mutex::new(Some(lease)));
+            tokio::select! {
+                () = node.run_restore(running, version, repo, plan, target) => {}
+                () = node.keep_lease(held.clone()) => warn!("restore lost its lease; another node may report it abandoned"),
+            }
+            if let Some(lease) = held.lock().await.take() {
+                let _ = node.inner.leases.release(lease).await;
+            }
         });
         self.inner
             .tasks
@@ -1026,8 +1258,21 @@ impl Node {
                 BackupStatus::Failed { reason: e.to_string() }
             }
         };
-        if let Err(e) = catalog.update_restore(&job, &version).await {
-            warn!(restore = %job.id, "cannot record the end of the restore: {e}");
+        // The end is recorded even through a passing storage failure (a job left `running` with
+        // no node working on it would only be cleared by hand).
+        let mut version = version;
+        for attempt in 1..=5u64 {
+            match catalog.update_restore(&job, &version).await {
+                // Recorded, or deleted meanwhile.
+                Ok(_) | Err(tern_catalog::Error::NotFound(_)) => break,
+                Err(e) if attempt == 5 => warn!(restore = %job.id, "cannot record the end of the restore: {e}"),
+                Err(tern_catalog::Error::Conflict(_)) => match catalog.get_restore(&job.service, &job.id).await {
+                    Ok(Some(current)) => version = current.version,
+                    Ok(None) => break, // deleted meanwhile
+                    Err(e) => warn!(restore = %job.id, "cannot re-read the restore job: {e}"),
+                },
+                Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
+            }
         }
     }
 
@@ -1038,6 +1283,12 @@ impl Node {
 
     /// One restore job, with its version.
     async fn find_restore(&self, id: &RestoreId) -> Result<RestoreJob> {
+        let catalog = self.primary().catalog();
+        for service in self.inner.services.keys() {
+            if let Some(job) = catalog.get_restore(service, id).await.map_err(catalog_error)? {
+                return Ok(job.value);
+            }
+        }
         let all = self.list_restores(None, Paging::all()).await?.items;
         all.into_iter().find(|j| j.id == *id).ok_or_else(|| Error::NotFound(format!("restore {id} not found")))
     }
@@ -1062,13 +1313,27 @@ impl Node {
                     .position(|t| t.restore.as_ref().is_some_and(|(_, rid, _)| rid == id))
                     .map(|i| tasks.remove(i))
             };
-            let Some(task) = local else {
-                return Err(Error::Conflict(format!("restore {id} is running on another node; cancel it there")));
-            };
-            task.handle.abort();
-            let _ = task.handle.await;
-            if let Some((_, _, dir)) = &task.restore {
-                let _ = tokio::fs::remove_dir_all(dir).await;
+            if let Some(task) = local {
+                task.handle.abort();
+                let cancelled = task.handle.await.is_err_and(|e| e.is_cancelled());
+                // A restore that finished just before the abort keeps its directory.
+                if let Some((_, _, dir)) = task.restore.as_ref().filter(|_| cancelled) {
+                    let _ = tokio::fs::remove_dir_all(dir).await;
+                }
+                // The aborted task cannot release its lease: expire it.
+                if let Some(lease) =
+                    self.inner.leases.acquire(&restore_lease(&job.service, id), Duration::ZERO).await.ok().flatten()
+                {
+                    let _ = self.inner.leases.release(lease).await;
+                }
+            } else {
+                let lease = restore_lease(&job.service, id);
+                if self.inner.leases.is_held(&lease).await.map_err(catalog_error)? {
+                    return Err(Error::Conflict(format!("restore {id} is running on another node; cancel it there")));
+                }
+                // Nobody holds it: the node that ran it stopped. Its partial directory is on
+                // that node's disk; the record goes.
+                warn!(restore = %id, "forgetting a restore abandoned by a node that stopped");
             }
         }
         catalog.delete_restore(&job.service, id).await.map_err(catalog_error)?;

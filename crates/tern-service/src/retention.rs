@@ -6,9 +6,11 @@
 //! - A **base** is a succeeded full or dump. Fulls and dumps are counted separately. A base is
 //!   kept when it is among the newest `keep_last` of its kind, or younger than `max_age`
 //!   (either rule keeps it; with neither set, everything is kept). The newest base of each kind
-//!   is always kept.
+//!   is always kept, and so is the newest base at or before `now - max_age`: restores to any time
+//!   in the last `max_age` start from it.
 //! - An **incremental** is kept exactly when the full at the root of its chain is kept, so a
-//!   kept incremental never loses a parent.
+//!   kept incremental never loses a parent; a chain with a young or running incremental keeps
+//!   its full.
 //! - A **log** segment is kept when it ends at or after the consistent point of the oldest kept
 //!   base: every kept backup keeps its whole point-in-time window. With no kept base, all logs
 //!   are kept.
@@ -45,6 +47,9 @@ impl Retention {
         }
         if self.max_age == Some(Duration::ZERO) {
             return Err("max_age must be longer than zero".into());
+        }
+        if self.max_age.is_some_and(|a| a > Duration::from_secs(100 * 366 * 86_400)) {
+            return Err("max_age must be at most 100 years".into());
         }
         Ok(())
     }
@@ -131,20 +136,9 @@ pub fn select(
     if policy.is_unlimited() {
         return Vec::new();
     }
-    let cutoff = policy.max_age.and_then(|a| chrono::Duration::from_std(a).ok()).map(|a| now - a);
+    let cutoff =
+        policy.max_age.and_then(|a| chrono::Duration::from_std(a).ok()).and_then(|a| now.checked_sub_signed(a));
     let young = |r: &BackupRecord| cutoff.is_some_and(|c| point(r) >= c);
-    let mut kept: HashSet<&BackupId> = HashSet::new();
-    for kind in [BackupKind::Full, BackupKind::Dump] {
-        let mut bases: Vec<&BackupRecord> =
-            records.iter().filter(|r| r.kind == kind && r.status == BackupStatus::Succeeded).collect();
-        bases.sort_by(|a, b| (point(b), &b.id).cmp(&(point(a), &a.id)));
-        for (i, base) in bases.iter().enumerate() {
-            let by_count = policy.keep_last.is_some_and(|n| i < n as usize);
-            if i == 0 || by_count || young(base) {
-                kept.insert(&base.id);
-            }
-        }
-    }
     let by_id: HashMap<&BackupId, &BackupRecord> = records.iter().map(|r| (&r.id, r)).collect();
     let root = |r: &BackupRecord| -> Option<BackupId> {
         let mut at = r;
@@ -157,6 +151,29 @@ pub fn select(
         }
         None
     };
+    let mut kept: HashSet<BackupId> = HashSet::new();
+    for kind in [BackupKind::Full, BackupKind::Dump] {
+        let mut bases: Vec<&BackupRecord> =
+            records.iter().filter(|r| r.kind == kind && r.status == BackupStatus::Succeeded).collect();
+        bases.sort_by(|a, b| (point(b), &b.id).cmp(&(point(a), &a.id)));
+        for (i, base) in bases.iter().enumerate() {
+            let by_count = policy.keep_last.is_some_and(|n| i < n as usize);
+            if i == 0 || by_count || young(base) {
+                kept.insert(base.id.clone());
+            }
+        }
+        if let Some(cutoff) = cutoff
+            && let Some(base) = bases.iter().find(|b| point(b) <= cutoff)
+        {
+            kept.insert(base.id.clone());
+        }
+    }
+    for r in records.iter().filter(|r| r.kind == BackupKind::Incremental) {
+        let live = r.status == BackupStatus::Running || (r.status == BackupStatus::Succeeded && young(r));
+        if let Some(full) = root(r).filter(|_| live) {
+            kept.insert(full);
+        }
+    }
     let oldest_kept = records.iter().filter(|r| kept.contains(&r.id)).map(point).min();
     let segment_of: HashMap<&BackupId, &LogSegment> = segments.iter().map(|s| (&s.id, s)).collect();
     let mut expired = Vec::new();
@@ -222,9 +239,13 @@ pub async fn apply(
             }
             catalog.delete_segment(service, &e.id).await.map_err(tern_engine::Error::from)?;
         }
-        repo.delete_backup(service, &e.id, false)
-            .await
-            .map_err(|err| Error::Failed(format!("retention of {service}: cannot delete backup {}: {err}", e.id)))?;
+        match repo.delete_backup(service, &e.id, false).await {
+            // Another node's retention run got there first.
+            Ok(()) | Err(tern_engine::Error::Catalog(tern_catalog::Error::NotFound(_))) => {}
+            Err(err) => {
+                return Err(Error::Failed(format!("retention of {service}: cannot delete backup {}: {err}", e.id)));
+            }
+        }
     }
     let gc = match gc_grace {
         Some(grace) => Some(GcSummary::from(&repo.gc(GcOptions { grace, dry_run: false }).await?)),
@@ -341,7 +362,8 @@ mod tests {
         let records = vec![old.clone(), mid.clone(), young.clone(), dump_old.clone()];
         let week = Retention { keep_last: None, max_age: Some(Duration::from_secs(7 * 86_400)) };
         let gone = select(&week, &records, &[], day(20));
-        assert_eq!(ids(&gone), vec![&mid.id, &old.id], "the only dump is the newest dump: kept");
+        // `mid` is the newest full before the cutoff (day 13): restores to days 13-19 start from it.
+        assert_eq!(ids(&gone), vec![&old.id], "the only dump is the newest dump: kept");
         // Everything too old: the newest of each kind survives.
         let gone = select(&week, &records, &[], day(30));
         assert_eq!(ids(&gone), vec![&mid.id, &old.id]);
@@ -361,5 +383,31 @@ mod tests {
         let bad = serde_json::from_str::<Retention>(r#"{"max_age": "thirty days"}"#).unwrap_err();
         assert!(bad.to_string().contains("not a duration"), "{bad}");
         assert!(serde_json::from_str::<Retention>(r#"{"keep": 7}"#).is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn a_young_or_running_incremental_keeps_its_full_and_the_window_reaches_the_cutoff() {
+        // max_age 3 days; full F1 on day 1 with an incremental every day; F2 on day 8.
+        let f1 = record(1, 0, BackupKind::Full, None, OK);
+        let mut chain = vec![f1.clone()];
+        for d in 2..=7 {
+            let parent = chain.last().unwrap().clone();
+            chain.push(record(d, 0, BackupKind::Incremental, Some(&parent), OK));
+        }
+        let f2 = record(8, 0, BackupKind::Full, None, OK);
+        let mut records = chain.clone();
+        records.push(f2.clone());
+        let three_days = Retention { keep_last: None, max_age: Some(Duration::from_secs(3 * 86_400)) };
+        let gone = select(&three_days, &records, &[], day(9));
+        assert!(gone.is_empty(), "the incrementals of days 6-7 are young: their chain stays: {gone:#?}");
+        // Later nothing of the chain is young: it goes, and F2 (newest before the cutoff) stays.
+        let gone = select(&three_days, &records, &[], day(20));
+        assert_eq!(gone.len(), chain.len(), "{gone:#?}");
+        assert!(!gone.iter().any(|e| e.id == f2.id));
+        // A running incremental on F1's chain keeps F1 (deleting it would be refused anyway).
+        let running = record(19, 0, BackupKind::Incremental, Some(chain.last().unwrap()), BackupStatus::Running);
+        records.push(running);
+        let gone = select(&three_days, &records, &[], day(20));
+        assert!(gone.iter().all(|e| e.id != f1.id), "{gone:#?}");
     }
 }

@@ -27,15 +27,26 @@ use tokio::sync::Semaphore;
 struct Generated {
     gate: Option<Arc<Semaphore>>,
     fail: bool,
+    panic: bool,
+    engine: Engine,
     taken: AtomicUsize,
 }
 
 impl Generated {
     fn new() -> Arc<Self> {
-        Arc::new(Self { gate: None, fail: false, taken: AtomicUsize::new(0) })
+        Arc::new(Self::plain())
+    }
+
+    fn plain() -> Self {
+        Self { gate: None, fail: false, panic: false, engine: Engine::Mariadb, taken: AtomicUsize::new(0) }
+    }
+
+    fn gated(gate: &Arc<Semaphore>) -> Arc<Self> {
+        Arc::new(Self { gate: Some(gate.clone()), ..Self::plain() })
     }
 
     fn stream(&self) -> tern_db::Result<BackupStream> {
+        assert!(!self.panic, "a bug in an adapter");
         if self.fail {
             return Err(tern_db::Error::ToolFailed {
                 tool: "mariadb-backup".into(),
@@ -63,7 +74,7 @@ impl Generated {
 #[async_trait]
 impl BackupSource for Generated {
     fn engine(&self) -> Engine {
-        Engine::Mariadb
+        self.engine
     }
     async fn full(&self) -> tern_db::Result<BackupStream> {
         self.stream()
@@ -156,7 +167,7 @@ async fn a_run_due_while_the_same_kind_runs_is_skipped_and_counted() {
     let repo = memory_repo().await;
     let clock = Arc::new(ManualClock::new(at(10, 0, 30)));
     let gate = Arc::new(Semaphore::new(0));
-    let source = Arc::new(Generated { gate: Some(gate.clone()), fail: false, taken: AtomicUsize::new(0) });
+    let source = Generated::gated(&gate);
     let node = node(repo.clone(), clock.clone(), vec![spec(source)], "a");
     node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("* * * * *".into())).await.unwrap();
     // A dump schedule at the same times is another kind: it does not collide with the fulls.
@@ -226,7 +237,7 @@ async fn a_job_running_on_another_node_makes_the_next_run_skip() {
     let clock_a = Arc::new(ManualClock::new(at(6, 0, 30)));
     let clock_b = Arc::new(ManualClock::new(at(6, 0, 30)));
     let gate = Arc::new(Semaphore::new(0));
-    let slow = Arc::new(Generated { gate: Some(gate.clone()), fail: false, taken: AtomicUsize::new(0) });
+    let slow = Generated::gated(&gate);
     let a = node(repo.clone(), clock_a.clone(), vec![spec(slow)], "a");
     let b = node(Repository::open(store, None).await.unwrap(), clock_b.clone(), vec![spec(Generated::new())], "b");
     a.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("* * * * *".into())).await.unwrap();
@@ -282,7 +293,7 @@ async fn an_incremental_schedule_needs_a_full() {
 async fn a_failing_job_is_failed_with_the_tools_message_and_counted() {
     let repo = memory_repo().await;
     let clock = Arc::new(ManualClock::new(at(9, 0, 0)));
-    let failing = Arc::new(Generated { gate: None, fail: true, taken: AtomicUsize::new(0) });
+    let failing = Arc::new(Generated { fail: true, ..Generated::plain() });
     let node = node(repo.clone(), clock.clone(), vec![spec(failing)], "a");
     node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Once(at(9, 0, 0))).await.unwrap();
     assert_eq!(node.tick().await.unwrap().started.len(), 1);
@@ -387,4 +398,92 @@ async fn garbage_collection_waits_while_another_job_holds_a_lease() {
     node.tick().await.unwrap();
     node.wait_idle().await;
     assert_eq!(garbage().await, 0, "collected once nothing else runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_missed_while_no_node_was_up_runs_once_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn object_store::ObjectStore> = Arc::new(tern_storage::LocalStore::open(dir.path(), true).unwrap());
+    let repo = Repository::init(store.clone(), InitOptions::unencrypted()).await.unwrap();
+    let clock = Arc::new(ManualClock::new(at(2, 0, 0)));
+    let first = node(repo.clone(), clock.clone(), vec![spec(Generated::new())], "a");
+    first.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("0 3 * * *".into())).await.unwrap();
+    drop(first); // the node stops before 03:00
+    clock.set(at(3, 0, 20));
+    let restarted =
+        node(Repository::open(store.clone(), None).await.unwrap(), clock.clone(), vec![spec(Generated::new())], "a");
+    assert_eq!(restarted.tick().await.unwrap().started.len(), 1, "03:00 was missed: it runs now");
+    restarted.wait_idle().await;
+    // Another restart (same node id): the run is claimed, it does not run again.
+    let again = node(Repository::open(store, None).await.unwrap(), clock.clone(), vec![spec(Generated::new())], "a");
+    assert!(again.tick().await.unwrap().started.is_empty());
+    assert_eq!(backups(&repo).await.len(), 1);
+}
+
+#[tokio::test]
+async fn re_enabling_a_schedule_does_not_run_the_missed_run_at_once() {
+    let repo = memory_repo().await;
+    let clock = Arc::new(ManualClock::new(at(1, 0, 0)));
+    let node = node(repo.clone(), clock.clone(), vec![spec(Generated::new())], "a");
+    let daily = node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("0 3 * * *".into())).await.unwrap();
+    let off = SchedulePatch { cron: None, enabled: Some(false) };
+    node.update_schedule(&daily.id, off).await.unwrap();
+    clock.set(at(14, 0, 0));
+    assert!(node.tick().await.unwrap().started.is_empty(), "disabled at 03:00");
+    node.update_schedule(&daily.id, SchedulePatch { cron: None, enabled: Some(true) }).await.unwrap();
+    assert!(node.tick().await.unwrap().started.is_empty(), "today's 03:00 is not caught up at 14:00");
+    clock.advance(chrono::Duration::hours(13)); // 03:00 the next day
+    assert_eq!(node.tick().await.unwrap().started.len(), 1);
+    node.wait_idle().await;
+}
+
+#[tokio::test]
+async fn a_backup_abandoned_by_a_stopped_node_is_marked_failed() {
+    let repo = memory_repo().await;
+    let clock = Arc::new(ManualClock::new(at(5, 0, 0)));
+    let node = node(repo.clone(), clock, vec![spec(Generated::new())], "a");
+    // A record another node left `running` (it was killed mid-backup), and one taken by hand.
+    let mut writer = repo.backup("shop").label(tern_service::node::NODE_LABEL, "dead-node#1234").start().await.unwrap();
+    writer.add_entry("x", &b"partial"[..], None).await.unwrap();
+    let by_hand = repo.backup("shop").start().await.unwrap();
+    let failed = node.reconcile("shop").await.unwrap();
+    assert_eq!(failed.len(), 1);
+    let records = backups(&repo).await;
+    let abandoned = records.iter().find(|r| r.id == failed[0]).unwrap();
+    assert!(matches!(&abandoned.status, BackupStatus::Failed { reason } if reason.contains("dead-node#1234")));
+    let other = records.iter().find(|r| r.id != failed[0]).unwrap();
+    assert_eq!(other.status, BackupStatus::Running, "a backup without a node label is not judged");
+    drop((writer, by_hand));
+}
+
+#[tokio::test]
+async fn a_job_that_panics_fails_and_does_not_block_its_kind() {
+    let repo = memory_repo().await;
+    let clock = Arc::new(ManualClock::new(at(7, 0, 30)));
+    let node = node(repo, clock.clone(), vec![spec(Arc::new(Generated { panic: true, ..Generated::plain() }))], "a");
+    node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("* * * * *".into())).await.unwrap();
+    for _ in 0..2 {
+        clock.advance(chrono::Duration::minutes(1));
+        let report = node.tick().await.unwrap();
+        assert_eq!((report.started.len(), report.skipped.len()), (1, 0), "{report:?}");
+        node.wait_idle().await;
+    }
+    let jobs = node.jobs();
+    assert!(
+        jobs.iter().all(|j| matches!(&j.status, BackupStatus::Failed { reason } if reason.contains("panic"))),
+        "{jobs:?}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_services_take_no_incremental_or_log_schedules() {
+    let repo = memory_repo().await;
+    let clock = Arc::new(ManualClock::new(at(8, 0, 0)));
+    let pg = Arc::new(Generated { engine: Engine::Postgres, ..Generated::plain() });
+    let node = node(repo, clock, vec![spec(pg)], "a");
+    node.create_schedule("shop", BackupKind::Full, ScheduleSpec::Cron("0 0 * * *".into())).await.unwrap();
+    for kind in [BackupKind::Incremental, BackupKind::Log] {
+        let refused = node.create_schedule("shop", kind, ScheduleSpec::Cron("0 * * * *".into())).await;
+        assert!(matches!(&refused, Err(tern_service::Error::Invalid(m)) if m.contains("PostgreSQL")), "{refused:?}");
+    }
 }
