@@ -30,7 +30,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable code: `unauthorized`, `forbidden`, `invalid_request`, `not_found`, `conflict`,
-    /// `schedule_runs_once`, `cannot_plan`, `method_not_allowed`, `storage_unavailable`,
+    /// `schedule_runs_once`, `cannot_plan`, `method_not_allowed`, `payload_too_large`, `storage_unavailable`,
     /// `job_failed`, `internal`.
     pub code: String,
     /// Explanation.

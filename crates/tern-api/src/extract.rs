@@ -44,11 +44,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::invalid("body", format!("cannot read the request body: {e}")))?;
+        let too_large = || {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over {MAX_BODY} bytes"),
+            )
+        };
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::invalid("body", format!("cannot read the request body: {}", e.body_text()))
+            }
+        })?;
         if bytes.len() > MAX_BODY {
-            return Err(ApiError::invalid("body", format!("the body is over {MAX_BODY} bytes")));
+            return Err(too_large());
         }
         // Broken JSON is the body's fault, wherever the parser stopped; only well-formed JSON
         // is matched against the fields.
@@ -81,5 +92,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             ApiError::invalid(field, format!("invalid query: {message}"))
         })?;
         Ok(Self(value))
+    }
+}
+
+/// The `{id}` of a path, as text (the handler parses it); a path that does not decode is a 400
+/// naming `id`, in the API's error shape.
+#[derive(Debug)]
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| Self(id))
+            .map_err(|e| ApiError::invalid("id", format!("invalid path: {}", e.body_text())))
     }
 }

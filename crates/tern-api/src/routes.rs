@@ -1,7 +1,7 @@
 //! The handlers, their request and response types, and their OpenAPI descriptions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Body, Query};
+use crate::extract::{Body, PathId, Query};
 
 // ---- common --------------------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ fn schedule_id(text: &str) -> ApiResult<ScheduleId> {
 /// One schedule.
 #[utoipa::path(get, path = "/v1/backups/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
     responses((status = 200, body = ScheduleView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_schedule(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<ScheduleView>> {
+pub async fn get_schedule(State(state): State<ApiState>, PathId(id): PathId) -> ApiResult<Json<ScheduleView>> {
     let schedule = state.node.get_schedule(&schedule_id(&id)?).await?;
     Ok(Json(schedule_view(&state, schedule)))
 }
@@ -229,7 +229,7 @@ pub async fn get_schedule(State(state): State<ApiState>, Path(id): Path<String>)
         (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn patch_schedule(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Body(body): Body<PatchSchedule>,
 ) -> ApiResult<Json<ScheduleView>> {
     let id = schedule_id(&id)?;
@@ -252,7 +252,7 @@ pub async fn patch_schedule(
 /// Delete a schedule.
 #[utoipa::path(delete, path = "/v1/backups/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_schedule(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_schedule(State(state): State<ApiState>, PathId(id): PathId) -> ApiResult<StatusCode> {
     state.node.delete_schedule(&schedule_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -352,7 +352,7 @@ pub async fn list_backups(State(state): State<ApiState>, Query(q): Query<BackupQ
     responses((status = 200, body = BackupRecord), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_backup(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Query(q): Query<RegionQuery>,
 ) -> ApiResult<Json<BackupRecord>> {
     let id = backup_id(&id)?;
@@ -366,7 +366,7 @@ pub async fn get_backup(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_backup(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Query(q): Query<RegionQuery>,
 ) -> ApiResult<StatusCode> {
     let id = backup_id(&id)?;
@@ -491,7 +491,7 @@ pub struct CopyResponse {
         (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn copy_backup(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Body(body): Body<CopyRequest>,
 ) -> ApiResult<Json<CopyResponse>> {
     let id = backup_id(&id)?;
@@ -683,7 +683,7 @@ fn restore_id(text: &str) -> ApiResult<RestoreId> {
 /// One restore.
 #[utoipa::path(get, path = "/v1/restores/{id}", tag = "restores", params(("id" = String, Path)),
     responses((status = 200, body = RestoreJob), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_restore(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<RestoreJob>> {
+pub async fn get_restore(State(state): State<ApiState>, PathId(id): PathId) -> ApiResult<Json<RestoreJob>> {
     Ok(Json(state.node.get_restore(&restore_id(&id)?).await?))
 }
 
@@ -691,7 +691,7 @@ pub async fn get_restore(State(state): State<ApiState>, Path(id): Path<String>) 
 /// that has (the restored directory stays).
 #[utoipa::path(delete, path = "/v1/restores/{id}", tag = "restores", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_restore(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_restore(State(state): State<ApiState>, PathId(id): PathId) -> ApiResult<StatusCode> {
     state.node.delete_restore(&restore_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -737,10 +737,7 @@ pub struct RecoveryWindows {
 /// Recovery windows of a service, per region.
 #[utoipa::path(get, path = "/v1/services/{id}/recovery-windows", tag = "services", params(("id" = String, Path)),
     responses((status = 200, body = RecoveryWindows), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn recovery_windows(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RecoveryWindows>> {
+pub async fn recovery_windows(State(state): State<ApiState>, PathId(id): PathId) -> ApiResult<Json<RecoveryWindows>> {
     known_service(&state, None, &id)?;
     let regions = state.node.recovery_windows(&id).await?;
     Ok(Json(RecoveryWindows {
@@ -769,10 +766,7 @@ pub async fn recovery_windows(
 /// Replication settings of a service.
 #[utoipa::path(get, path = "/v1/services/{id}/replication", tag = "services", params(("id" = String, Path)),
     responses((status = 200, body = ReplicationConfig), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_replication(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ReplicationConfig>> {
+pub async fn get_replication(State(state): State<ApiState>, PathId(id): PathId) -> ApiResult<Json<ReplicationConfig>> {
     known_service(&state, None, &id)?;
     Ok(Json(state.node.replication(&id).await?))
 }
@@ -797,7 +791,7 @@ pub struct PutReplication {
     security(("bearer" = [])))]
 pub async fn put_replication(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Body(body): Body<PutReplication>,
 ) -> ApiResult<Json<ReplicationConfig>> {
     known_service(&state, None, &id)?;
@@ -886,7 +880,7 @@ fn lag_point(s: tern_replicator::lag::LagSample) -> LagPoint {
     security(("bearer" = [])))]
 pub async fn lag_report(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Body(body): Body<ReportRequest>,
 ) -> ApiResult<Json<LagReportView>> {
     known_service(&state, None, &id)?;

@@ -51,13 +51,14 @@ impl Lease {
 #[derive(Clone, Debug)]
 pub struct Leases {
     catalog: StoreCatalog,
+    store: Arc<dyn ObjectStore>,
     holder: String,
 }
 
 impl Leases {
     /// Leases in `store`, taken in the name of `holder` (a node id).
     pub fn new(store: Arc<dyn ObjectStore>, holder: impl Into<String>) -> Self {
-        Self { catalog: StoreCatalog::new(store), holder: holder.into() }
+        Self { catalog: StoreCatalog::new(store.clone()), store, holder: holder.into() }
     }
 
     /// This node's id.
@@ -160,6 +161,37 @@ impl Leases {
         Ok(false)
     }
 
+    /// Deletes old claims under `prefix` (`leases/runs/<service>`): for each job, all but its two
+    /// newest due times, when written more than `min_age` ago. Only a job's latest due time can be
+    /// claimed again (a look-back never reaches past it), so older claims are dead weight.
+    /// Returns how many went.
+    pub async fn prune_claims(&self, prefix: &str, min_age: chrono::Duration) -> tern_catalog::Result<usize> {
+        use futures::TryStreamExt as _;
+        let storage = |e| tern_catalog::Error::Storage { op: "list", key: prefix.to_owned(), source: e };
+        let listed: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(&object_store::path::Path::from(prefix))).try_collect().await.map_err(storage)?;
+        let mut by_job: std::collections::BTreeMap<String, Vec<object_store::ObjectMeta>> =
+            std::collections::BTreeMap::new();
+        for meta in listed {
+            let key = meta.location.to_string();
+            let job = key.rsplit_once('/').map_or_else(String::new, |(dir, _)| dir.to_owned());
+            by_job.entry(job).or_default().push(meta);
+        }
+        let day_ago = Utc::now() - min_age;
+        let mut pruned = 0;
+        for (_, mut claims) in by_job {
+            claims.sort_by(|a, b| a.location.cmp(&b.location));
+            let keep_from = claims.len().saturating_sub(2);
+            for old in &claims[..keep_from] {
+                if old.last_modified < day_ago {
+                    self.catalog.delete(old.location.as_ref()).await?;
+                    pruned += 1;
+                }
+            }
+        }
+        Ok(pruned)
+    }
+
     fn body(&self, ttl: Duration) -> bytes::Bytes {
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
         encode(&LeaseDoc { holder: self.holder.clone(), expires: Utc::now() + ttl })
@@ -187,6 +219,24 @@ mod tests {
         assert!(!b.claim("leases/runs/x/1.json").await.unwrap());
         assert!(a.claim("leases/runs/x/1.json").await.unwrap(), "the holder may retry its own claim");
         assert!(b.claim("leases/runs/x/2.json").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn old_claims_are_pruned_but_each_jobs_newest_two_stay() {
+        let leases = Leases::new(store(), "a");
+        for job in ["sched-1", "sched-2"] {
+            for due in 1..=5 {
+                assert!(leases.claim(&format!("leases/runs/shop/{job}/2026112{due}T030000Z.json")).await.unwrap());
+            }
+        }
+        assert!(leases.claim("leases/runs/other/sched-9/20261121T030000Z.json").await.unwrap());
+        assert_eq!(leases.prune_claims("leases/runs/shop", chrono::Duration::days(1)).await.unwrap(), 0, "too young");
+        assert_eq!(leases.prune_claims("leases/runs/shop", chrono::Duration::zero()).await.unwrap(), 6);
+        let left = leases.catalog.keys("leases/runs").await.unwrap();
+        assert_eq!(left.len(), 5, "{left:?}");
+        assert!(left.contains(&"leases/runs/shop/sched-1/20261125T030000Z.json".to_owned()));
+        assert!(left.contains(&"leases/runs/shop/sched-2/20261124T030000Z.json".to_owned()));
+        assert!(left.contains(&"leases/runs/other/sched-9/20261121T030000Z.json".to_owned()), "another service");
     }
 
     #[tokio::test]

@@ -480,6 +480,11 @@ impl Node {
             if let Err(e) = self.reconcile(&service).await {
                 warn!(service, "cannot look for abandoned backups: {e}");
             }
+            if let Err(e) =
+                self.inner.leases.prune_claims(&format!("leases/runs/{service}"), chrono::Duration::days(1)).await
+            {
+                warn!(service, "cannot prune old claims: {e}");
+            }
         }
     }
 
