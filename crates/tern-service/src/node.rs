@@ -488,7 +488,9 @@ impl Node {
         }
     }
 
-    /// See [`reconcile_if_due`](Self::reconcile_if_due); returns the records marked failed.
+    /// Marks `failed` the `running` backups of `service` taken by a node that no longer holds the
+    /// kind's lease (it stopped before the backup finished); returns them. Backups without the
+    /// node label (taken by hand) are not judged. Ticks run this once per lease time to live.
     pub async fn reconcile(&self, service: &str) -> Result<Vec<BackupId>> {
         let catalog = self.primary().catalog();
         let filter = BackupFilter {
