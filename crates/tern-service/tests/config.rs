@@ -121,7 +121,8 @@ fn the_readme_sample_parses() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let section = readme.split("## `tern serve`").nth(1).expect("README has a `tern serve` section");
     let sample = section.split("```toml\n").nth(1).and_then(|s| s.split("```").next()).expect("a toml block");
-    let sample = sample.replace("…64 hex digits from `tern config hash-token`…", &hash_token("a-long-enough-token-123"));
+    let sample =
+        sample.replace("…64 hex digits from `tern config hash-token`…", &hash_token("a-long-enough-token-123"));
     let config = Config::parse(&sample).unwrap_or_else(|e| panic!("{e}\n{sample}"));
     assert_eq!(config.services[0].schedules.len(), 2);
     assert_eq!(config.regions.len(), 2);
