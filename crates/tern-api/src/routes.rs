@@ -135,11 +135,11 @@ pub struct ScheduleList {
     pub page_size: u32,
 }
 
-/// Filters and paging of schedules.
+/// Filters and paging of schedules and restores.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ScheduleQuery {
+pub struct ServicePageQuery {
     /// Only this service's.
     pub service_id: Option<String>,
     /// Page number, from 1.
@@ -191,11 +191,11 @@ pub async fn create_schedule(State(state): State<ApiState>, Body(body): Body<Cre
 }
 
 /// List schedules.
-#[utoipa::path(get, path = "/v1/backups/schedules", tag = "schedules", params(ScheduleQuery),
+#[utoipa::path(get, path = "/v1/backups/schedules", tag = "schedules", params(ServicePageQuery),
     responses((status = 200, body = ScheduleList), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_schedules(
     State(state): State<ApiState>,
-    Query(q): Query<ScheduleQuery>,
+    Query(q): Query<ServicePageQuery>,
 ) -> ApiResult<Json<ScheduleList>> {
     if let Some(s) = &q.service_id {
         service_name("service_id", s)?;
@@ -511,7 +511,11 @@ pub async fn copy_backup(
         tern_service::Error::Invalid(m) => ApiError::invalid(field, m),
         e => e.into(),
     })?;
-    let mode = serde_json::to_value(report.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let mode = match report.mode {
+        tern_replicator::copy::CopyMode::Bytes => "bytes",
+        tern_replicator::copy::CopyMode::Reencrypted => "reencrypted",
+    }
+    .to_owned();
     Ok(Json(CopyResponse {
         copy: CopyResult {
             mode,
@@ -641,27 +645,12 @@ pub async fn create_restore(State(state): State<ApiState>, Body(body): Body<Crea
     Ok((StatusCode::ACCEPTED, Json(RestoreCreated { restore: job, request: body })).into_response())
 }
 
-/// Filters and paging of restores.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RestoreQuery {
-    /// Only this service's.
-    pub service_id: Option<String>,
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<u32>,
-    /// Items per page, 1 to 1000 (50).
-    #[param(minimum = 1, maximum = 1000)]
-    pub page_size: Option<u32>,
-}
-
 /// List restores.
-#[utoipa::path(get, path = "/v1/restores", tag = "restores", params(RestoreQuery),
+#[utoipa::path(get, path = "/v1/restores", tag = "restores", params(ServicePageQuery),
     responses((status = 200, body = RestoreList), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_restores(
     State(state): State<ApiState>,
-    Query(q): Query<RestoreQuery>,
+    Query(q): Query<ServicePageQuery>,
 ) -> ApiResult<Json<RestoreList>> {
     if let Some(s) = &q.service_id {
         service_name("service_id", s)?;
@@ -825,6 +814,18 @@ pub enum PeriodArg {
     Year,
 }
 
+impl From<PeriodArg> for tern_replicator::lag::Period {
+    fn from(p: PeriodArg) -> Self {
+        match p {
+            PeriodArg::Hour => Self::Hour,
+            PeriodArg::Day => Self::Day,
+            PeriodArg::Week => Self::Week,
+            PeriodArg::Month => Self::Month,
+            PeriodArg::Year => Self::Year,
+        }
+    }
+}
+
 /// A lag report request.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -884,11 +885,7 @@ pub async fn lag_report(
     Body(body): Body<ReportRequest>,
 ) -> ApiResult<Json<LagReportView>> {
     known_service(&state, None, &id)?;
-    let period: tern_replicator::lag::Period = serde_json::from_value(
-        serde_json::to_value(body.period).map_err(|e| ApiError::invalid("period", e.to_string()))?,
-    )
-    .map_err(|e| ApiError::invalid("period", e.to_string()))?;
-    let reports = state.node.lag_report(&id, period).await?;
+    let reports = state.node.lag_report(&id, body.period.into()).await?;
     Ok(Json(LagReportView {
         service_id: id,
         period: body.period,

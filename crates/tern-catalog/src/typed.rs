@@ -154,6 +154,17 @@ async fn read_all<C: Catalog + ?Sized, T: DeserializeOwned + Send>(catalog: &C, 
         .await
 }
 
+/// The document at `key`, with its version.
+async fn read_versioned<C: Catalog + ?Sized, T: DeserializeOwned>(
+    catalog: &C,
+    key: &str,
+) -> Result<Option<Versioned<T>>> {
+    Ok(match catalog.read(key).await? {
+        Some((bytes, version)) => Some(Versioned { value: decode(key, &bytes)?, version }),
+        None => None,
+    })
+}
+
 /// Typed access to any [`Catalog`]; implemented for every catalog.
 #[async_trait]
 pub trait CatalogExt: Catalog {
@@ -170,10 +181,7 @@ pub trait CatalogExt: Catalog {
     /// One backup record.
     async fn get_backup(&self, service: &str, id: &BackupId) -> Result<Option<Versioned<BackupRecord>>> {
         let key = backup_key(service, id)?;
-        Ok(match self.read(&key).await? {
-            Some((bytes, version)) => Some(Versioned { value: decode(&key, &bytes)?, version }),
-            None => None,
-        })
+        read_versioned(self, &key).await
     }
 
     /// One backup record, searching every service.
@@ -249,10 +257,7 @@ pub trait CatalogExt: Catalog {
     /// One schedule.
     async fn get_schedule(&self, service: &str, id: &ScheduleId) -> Result<Option<Versioned<Schedule>>> {
         let key = schedule_key(service, id)?;
-        Ok(match self.read(&key).await? {
-            Some((bytes, version)) => Some(Versioned { value: decode(&key, &bytes)?, version }),
-            None => None,
-        })
+        read_versioned(self, &key).await
     }
 
     /// Deletes a schedule.
@@ -281,10 +286,7 @@ pub trait CatalogExt: Catalog {
     /// One restore job.
     async fn get_restore(&self, service: &str, id: &RestoreId) -> Result<Option<Versioned<RestoreJob>>> {
         let key = restore_key(service, id)?;
-        Ok(match self.read(&key).await? {
-            Some((bytes, version)) => Some(Versioned { value: decode(&key, &bytes)?, version }),
-            None => None,
-        })
+        read_versioned(self, &key).await
     }
 
     /// Deletes a restore job's record.
@@ -303,10 +305,7 @@ pub trait CatalogExt: Catalog {
     /// A service's replication config.
     async fn get_replication(&self, service: &str) -> Result<Option<Versioned<ReplicationConfig>>> {
         let key = format!("{}/replication.json", service_dir(service)?);
-        Ok(match self.read(&key).await? {
-            Some((bytes, version)) => Some(Versioned { value: decode(&key, &bytes)?, version }),
-            None => None,
-        })
+        read_versioned(self, &key).await
     }
 
     /// Writes a service's replication config: created when `version` is `None`, else updated

@@ -802,18 +802,7 @@ async fn watch(ctx: &Ctx, replicator: &tern_replicator::Replicator, args: Replic
         };
         out.result(&json!(event), &human);
     };
-    let stop = async {
-        #[cfg(unix)]
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    replicator.watch(args.service.as_deref(), &options, on_event, stop).await;
+    replicator.watch(args.service.as_deref(), &options, on_event, crate::serve::stop_signal()).await;
     Ok(())
 }
 

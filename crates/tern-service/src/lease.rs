@@ -147,14 +147,8 @@ impl Leases {
 
     /// Whether any lease under `prefix` other than `except` is held (unexpired), by any node.
     pub async fn any_held(&self, prefix: &str, except: &str) -> tern_catalog::Result<bool> {
-        let now = Utc::now();
         for key in self.catalog.keys(prefix).await? {
-            if key == except {
-                continue;
-            }
-            if let Some((body, _)) = self.catalog.read(&key).await?
-                && serde_json::from_slice::<LeaseDoc>(&body).is_ok_and(|l| l.expires > now)
-            {
+            if key != except && self.holder_of(&key).await?.is_some() {
                 return Ok(true);
             }
         }

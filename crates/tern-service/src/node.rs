@@ -661,8 +661,12 @@ impl Node {
                 archived.into_iter().map(|s| s.id).collect()
             }
             _ => {
-                let kind: BackupKind = serde_json::from_value(serde_json::Value::String(kind.to_owned()))
-                    .map_err(|_| Error::Invalid(format!("`{kind}` is not a backup kind")))?;
+                let kind = match kind {
+                    "full" => BackupKind::Full,
+                    "incremental" => BackupKind::Incremental,
+                    "dump" => BackupKind::Dump,
+                    other => return Err(Error::Invalid(format!("`{other}` is not a backup kind"))),
+                };
                 let node_label = [(NODE_LABEL, self.inner.leases.holder())];
                 let summary =
                     crate::db::backup_labeled(&repo, service, spec.source.as_ref(), kind, &node_label).await?;
@@ -971,18 +975,15 @@ impl Node {
     /// One schedule, with its version.
     async fn find_schedule(&self, id: &ScheduleId) -> Result<tern_catalog::Versioned<Schedule>> {
         let catalog = self.primary().catalog();
-        // The configured services first (one listing each), then everything.
-        let mut found = None;
+        // The configured services first (one read each), then everything.
         for service in self.inner.services.keys() {
             if let Some(s) = catalog.get_schedule(service, id).await.map_err(catalog_error)? {
                 return Ok(s);
             }
         }
-        if found.is_none() {
-            let all = catalog.list_schedules(None, Paging::all()).await.map_err(catalog_error)?.items;
-            found = all.into_iter().find(|s| s.id == *id);
-        }
-        let found = found.ok_or_else(|| Error::NotFound(format!("schedule {id} not found")))?;
+        let all = catalog.list_schedules(None, Paging::all()).await.map_err(catalog_error)?.items;
+        let found =
+            all.into_iter().find(|s| s.id == *id).ok_or_else(|| Error::NotFound(format!("schedule {id} not found")))?;
         catalog
             .get_schedule(&found.service, id)
             .await
@@ -1054,12 +1055,19 @@ impl Node {
     /// One backup, from a region (`None`: the primary).
     pub async fn get_backup(&self, region: Option<&str>, id: &BackupId) -> Result<BackupRecord> {
         let (name, repo) = self.region(region)?;
-        let mut record = repo
-            .catalog()
-            .find_backup(id)
-            .await
-            .map_err(catalog_error)?
-            .ok_or_else(|| Error::NotFound(format!("backup {id} not found in region {name}")))?;
+        let catalog = repo.catalog();
+        // The configured services first (one read each), then a search of every service.
+        let mut found = None;
+        for service in self.inner.services.keys() {
+            if let Some(r) = catalog.get_backup(service, id).await.map_err(catalog_error)? {
+                found = Some(r.value);
+                break;
+            }
+        }
+        if found.is_none() {
+            found = catalog.find_backup(id).await.map_err(catalog_error)?;
+        }
+        let mut record = found.ok_or_else(|| Error::NotFound(format!("backup {id} not found in region {name}")))?;
         record.region = Some(name.to_owned());
         Ok(record)
     }
