@@ -116,3 +116,21 @@ pub async fn authorize(State(state): State<ApiState>, request: Request, next: Ne
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
+
+#[cfg(test)]
+mod tests {
+    use tern_service::config::hash_token;
+
+    use super::*;
+
+    #[test]
+    fn one_token_in_two_entries_is_refused() {
+        let token =
+            |name: &str, role| TokenConfig { name: name.into(), role, blake3: hash_token("same-token-0123456789") };
+        let err = Auth::new(&[token("a", Role::Viewer), token("b", Role::Admin)]).unwrap_err();
+        assert!(err.contains("token b: the same token"), "{err}");
+        let auth = Auth::new(&[token("a", Role::Viewer)]).unwrap();
+        assert_eq!(auth.check("same-token-0123456789").map(|c| c.role), Some(Role::Viewer));
+        assert_eq!(auth.check("other-token-0123456789"), None);
+    }
+}

@@ -80,6 +80,22 @@ fn mistakes_are_refused_naming_the_key() {
         (good.replace(&hash_token("a-long-enough-token-123"), "plain-text-token"), "tokens.ops: blake3"),
         (good.replace("listen = \"127.0.0.1:0\"", "listen = \"localhost\""), "listen"),
         (good.replace("kind = \"full\"", "kind = \"weekly\""), "unknown variant `weekly`"),
+        (good.replace("lease_ttl = \"1m\"", "lease_ttl = \"1s\""), "lease_ttl: between"),
+        (good.replace("lease_ttl = \"1m\"", "lease_ttl = \"1m\"\npoll_interval = \"0s\""), "poll_interval: between"),
+        (good.replace("lease_ttl = \"1m\"", "lease_ttl = \"1m\"\ngc_grace = \"400days\""), "gc_grace: at most"),
+        (good.replace("max_age = \"30d\"", "max_age = \"200years\""), "at most 100 years"),
+        (
+            good.replace("engine = \"mariadb\"", "engine = \"postgres\"").replace("log_interval = \"5m\"\n", ""),
+            "services.shop.schedules[1].kind: not for PostgreSQL",
+        ),
+        (good.replace("engine = \"mariadb\"", "engine = \"postgres\""), "services.shop.log_interval: PostgreSQL"),
+        (
+            format!(
+                "{good}\n[[tokens]]\nname = \"twin\"\nrole = \"viewer\"\nblake3 = \"{}\"\n",
+                hash_token("a-long-enough-token-123")
+            ),
+            "tokens.twin: the same token as another entry",
+        ),
     ];
     for (text, expected) in cases {
         let message = invalid(&text);
